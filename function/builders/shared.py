@@ -1,0 +1,82 @@
+"""Cluster-wide objects: ServiceAccount, backup PVC, NetworkPolicies, Usages."""
+
+from __future__ import annotations
+
+from function.builders import common as k
+from function.builders.common import Obj
+from function.defaults.upstream import PORTS
+from function.resolve import Cluster
+
+
+def backup_claim_name(c: Cluster) -> str:
+    return c.spec.backup.existing_claim or k.fit(f"{c.name}-backups")
+
+
+def service_account(c: Cluster) -> Obj:
+    """No API access is needed by any Multigres process, so no token is mounted."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": k.metadata(c, c.name, "serviceaccount"),
+        "automountServiceAccountToken": False,
+    }
+
+
+def backup_pvc(c: Cluster) -> Obj:
+    b = c.spec.backup.storage
+    spec: Obj = {
+        "accessModes": list(b.access_modes),
+        "resources": {"requests": {"storage": b.size}},
+    }
+    if b.storage_class_name:
+        spec["storageClassName"] = b.storage_class_name
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": k.metadata(c, backup_claim_name(c), "backup"),
+        "spec": spec,
+    }
+
+
+def network_policies(c: Cluster) -> dict[str, Obj]:
+    """Gateway: Postgres port open to every source; everything else: own pods only."""
+    instance = {"app.kubernetes.io/instance": c.name}
+    gw = {**instance, "app.kubernetes.io/component": "multigateway"}
+    pg = PORTS["multigateway"]["postgres"]
+    return {
+        "networkpolicy-internal": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": k.metadata(c, k.fit(f"{c.name}-internal"), "networkpolicy"),
+            "spec": {
+                "podSelector": {"matchLabels": instance},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"podSelector": {"matchLabels": instance}}]}],
+            },
+        },
+        "networkpolicy-gateway": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": k.metadata(c, k.fit(f"{c.name}-gateway"), "networkpolicy"),
+            "spec": {
+                "podSelector": {"matchLabels": gw},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"ports": [{"protocol": "TCP", "port": pg}]}],
+            },
+        },
+    }
+
+
+def usage(c: Cluster, key: str, of: tuple[str, str], by: tuple[str, str]) -> Obj:
+    """A Usage that blocks deleting `of` (etcd) while `by` still exists."""
+    return {
+        "apiVersion": "protection.crossplane.io/v1beta1",
+        "kind": "Usage",
+        "metadata": k.metadata(c, k.fit(f"{c.name}-{key}"), "usage"),
+        "spec": {
+            "of": {"apiVersion": "apps/v1", "kind": of[0], "resourceRef": {"name": of[1]}},
+            "by": {"apiVersion": "apps/v1", "kind": by[0], "resourceRef": {"name": by[1]}},
+            "reason": "etcd holds the topology the Multigres processes need while they shut down",
+            "replayDeletion": True,
+        },
+    }

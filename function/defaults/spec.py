@@ -1,0 +1,37 @@
+"""Built-in defaults for the XMultigres spec (the lowest layer: XR > Input > these)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from function.defaults.upstream import IMAGES
+
+DEFAULT_CELL: Final = "zone1"
+
+#: Container resources per component (requests and limits), after the upstream operator.
+RESOURCES: Final = {
+    "etcd": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+    "multigateway": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+    "multiorch": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+    "multipooler": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+    "postgres": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+    "topology": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+}
+
+ETCD_REPLICAS: Final = 3
+ETCD_STORAGE: Final = "1Gi"
+GATEWAY_REPLICAS: Final = 2
+ORCH_REPLICAS: Final = 1
+POOLER_REPLICAS_PER_CELL: Final = 2
+POOLER_STORAGE: Final = "10Gi"
+BACKUP_PATH: Final = "/backups"
+BACKUP_STORAGE: Final = "10Gi"
+POSTGRES_PORT: Final = 5432
+AUTOSCALING_TARGET_CPU: Final = 80
+
+#: Bounds that keep every generated name inside its Kubernetes limit (see docs/naming).
+MAX_XR_NAME: Final = 25
+MAX_CELL_NAME: Final = 19
+MAX_CELLS: Final = 50
+
+__all__ = ["IMAGES"]

@@ -1,0 +1,107 @@
+"""Resolve an observed XR (+ optional function input) into a validated `Cluster`.
+
+Precedence is XR > Composition input > built-in defaults. The XR and the input
+are merged as plain dicts before validation, so an error always names the field
+the user wrote; the built-in defaults are the models' own defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from function.api import (
+    DNS_LABEL_PATTERN,
+    Input,
+    SpecError,
+    XMultigresSpec,
+    error_path,
+)
+from function.defaults.spec import MAX_XR_NAME
+from function.defaults.upstream import PORTS, TOPO_GLOBAL_ROOT
+
+_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
+
+# Leaves that replace whole rather than merge key by key: a user who sets
+# `limits` means exactly those limits, not those plus an inherited one.
+_ATOMIC = frozenset(
+    {"requests", "limits", "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Everything a builder needs: identity of the XR and its resolved spec."""
+
+    name: str
+    namespace: str
+    spec: XMultigresSpec
+
+    @property
+    def etcd_service(self) -> str:
+        return f"{self.name}-etcd"
+
+    @property
+    def topo_address(self) -> str:
+        return f"{self.etcd_service}.{self.namespace}.svc:{PORTS['etcd']['client']}"
+
+    @property
+    def topo_root(self) -> str:
+        return TOPO_GLOBAL_ROOT
+
+    @property
+    def cell_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.spec.cells)
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `over` onto `base` (over wins); lists and `_ATOMIC` keys replace whole."""
+    out = dict(base)
+    for k, v in over.items():
+        b = out.get(k)
+        if isinstance(v, dict) and isinstance(b, dict) and k not in _ATOMIC:
+            out[k] = merge(b, v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate the function input and return its defaults as a spec-shaped dict."""
+    if not raw:
+        return {}
+    try:
+        parsed = Input.model_validate(raw)
+    except ValidationError as e:
+        raise error_path("input", e) from None
+    return parsed.defaults.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
+
+
+def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Cluster:
+    """Validate the XR and return the resolved cluster, or raise SpecError naming the field."""
+    meta = xr.get("metadata") or {}
+    name = meta.get("name") or ""
+    namespace = meta.get("namespace") or ""
+    if not name:
+        raise SpecError("metadata.name", "required field is missing")
+    if len(name) > MAX_XR_NAME or not _DNS_LABEL.match(name):
+        raise SpecError(
+            "metadata.name",
+            f"must be a DNS label of at most {MAX_XR_NAME} characters so every generated "
+            f"name fits its Kubernetes limit (got {name!r})",
+        )
+    if not namespace:
+        raise SpecError("metadata.namespace", "XMultigres is namespaced: namespace is required")
+    spec = xr.get("spec")
+    if not isinstance(spec, dict):
+        raise SpecError("spec", "required field is missing")
+    defaults = parse_input(raw_input)
+    merged = merge(defaults, spec) if defaults else spec
+    try:
+        resolved = XMultigresSpec.model_validate(merged)
+    except ValidationError as e:
+        raise error_path("spec", e) from None
+    return Cluster(name=name, namespace=namespace, spec=resolved)

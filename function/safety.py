@@ -1,0 +1,161 @@
+"""Safety rule 3: never ask the API server to change an immutable field.
+
+When the spec asks for a change Kubernetes forbids on an existing object, the
+function keeps the observed value and says what the user must do instead. The
+rules are data (kind → immutable paths) so a new one is a one-line change.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+Obj = dict[str, Any]
+
+#: Fields Kubernetes rejects changes to, by kind.
+IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
+    "StatefulSet": (
+        ("spec", "selector"),
+        ("spec", "serviceName"),
+        ("spec", "podManagementPolicy"),
+        ("spec", "volumeClaimTemplates"),
+    ),
+    "Deployment": (("spec", "selector"),),
+    "PersistentVolumeClaim": (("spec", "accessModes"), ("spec", "storageClassName")),
+}
+
+_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}  # fmt: skip
+
+
+def quantity(q: str | int | float) -> Decimal:
+    """Parse a Kubernetes quantity into a number of base units."""
+    s = str(q)
+    for suf in sorted(_SUFFIX, key=len, reverse=True):
+        if s.endswith(suf) and not (suf == "E" and any(ch.isdigit() for ch in s[-1:])):
+            return Decimal(s[: -len(suf)]) * Decimal(_SUFFIX[suf])
+    return Decimal(s)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """One immutable field kept at its observed value."""
+
+    key: str
+    kind: str
+    name: str
+    field: str
+    detail: str
+
+
+def _get(obj: Obj, path: tuple[str, ...]) -> Any:
+    cur: Any = obj
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur:
+            return None
+        cur = cur[p]
+    return cur
+
+
+def _set(obj: Obj, path: tuple[str, ...], value: Any) -> None:
+    cur = obj
+    for p in path[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[path[-1]] = value
+
+
+def _vct_view(vcts: list[Obj] | None) -> list[tuple[Any, ...]]:
+    """What we own of volumeClaimTemplates, ignoring server-filled defaults."""
+    out = []
+    for v in vcts or []:
+        spec = v.get("spec") or {}
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        out.append(
+            (
+                (v.get("metadata") or {}).get("name"),
+                quantity(size) if size is not None else None,
+                spec.get("storageClassName"),
+                tuple(spec.get("accessModes") or ()),
+            )
+        )
+    return out
+
+
+def _differs(kind: str, path: tuple[str, ...], want: Any, have: Any) -> bool:
+    if have is None:
+        return False
+    if path[-1] == "volumeClaimTemplates":
+        w, h = _vct_view(want), _vct_view(have)
+        # A class the user never set is filled in by the server: only compare set ones.
+        w = [(n, s, c if c is not None else hc, a) for (n, s, c, a), (_, _, hc, _) in zip(w, h)]
+        return w != h
+    if path[-1] == "storageClassName" and want is None:
+        return False
+    return bool(want != have)
+
+
+def _clean_vcts(vcts: list[Obj]) -> list[Obj]:
+    out = []
+    for v in vcts:
+        v = copy.deepcopy(v)
+        v.pop("status", None)
+        v.pop("apiVersion", None)
+        v.pop("kind", None)
+        out.append(v)
+    return out
+
+
+def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
+    """Keep observed values for immutable fields in `desired` (in place); list what was kept."""
+    kept: list[Kept] = []
+    for key, obj in desired.items():
+        have = observed.get(key)
+        rules = IMMUTABLE.get(obj["kind"])
+        if not have or not rules:
+            continue
+        for path in rules:
+            want, was = _get(obj, path), _get(have, path)
+            if not _differs(obj["kind"], path, want, was):
+                continue
+            value = _clean_vcts(was) if path[-1] == "volumeClaimTemplates" else copy.deepcopy(was)
+            _set(obj, path, value)
+            kept.append(Kept(key, obj["kind"], obj["metadata"]["name"], ".".join(path), _say(path, want, was)))
+    # A PVC may grow (if its class allows expansion) but never shrink.
+    for key, obj in desired.items():
+        have = observed.get(key)
+        if obj["kind"] != "PersistentVolumeClaim" or not have:
+            continue
+        path = ("spec", "resources", "requests", "storage")
+        want, was = _get(obj, path), _get(have, path)
+        if want is not None and was is not None and quantity(want) < quantity(was):
+            _set(obj, path, was)
+            kept.append(Kept(key, "PersistentVolumeClaim", obj["metadata"]["name"], ".".join(path), f"can not shrink from {was} to {want}"))
+    return kept
+
+
+def _say(path: tuple[str, ...], want: Any, have: Any) -> str:
+    if path[-1] == "volumeClaimTemplates":
+        w, h = _vct_view(want), _vct_view(have)
+        parts = []
+        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h):
+            if ws != hs:
+                parts.append(f"{n} size {_fmt(hs)} -> {_fmt(ws)} requested")
+            if wc is not None and wc != hc:
+                parts.append(f"{n} storageClassName {hc} -> {wc} requested")
+        return "; ".join(parts) or "volumeClaimTemplates differ"
+    return f"{have!r} kept, {want!r} requested"
+
+
+def _fmt(q: Decimal | None) -> str:
+    if q is None:
+        return "?"
+    for suf in ("Ti", "Gi", "Mi", "Ki"):
+        unit = Decimal(_SUFFIX[suf])
+        if q >= unit and q % unit == 0:
+            return f"{q // unit}{suf}"
+    return str(q)

@@ -1,0 +1,165 @@
+"""XR status: per-component replica counts, phase, endpoint, conditions and events.
+
+Pure: takes the resolved cluster, the desired objects, the observed objects and
+their readiness verdicts; returns the status dict plus the conditions and results
+for fn.py to write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from function.resolve import Cluster
+from function.safety import Kept
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    typ: str
+    status: str
+    reason: str
+    message: str = ""
+
+
+@dataclass(slots=True)
+class Report:
+    status: Obj
+    conditions: list[Cond] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    normals: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return self.status["phase"] == "Healthy"
+
+
+def _replicas(kind: str, obs: Obj | None, want: int) -> Obj:
+    st = (obs or {}).get("status") or {}
+    key = "readyReplicas" if kind == "StatefulSet" else "availableReplicas"
+    ready = int(st.get(key) or 0)
+    return {"replicas": int(want), "readyReplicas": ready, "ready": bool(obs) and ready >= want}
+
+
+def _want(desired: Obj, obs: Obj | None, hpa: int | None) -> int:
+    if hpa is not None:
+        return hpa
+    spec = desired.get("spec") or {}
+    if "replicas" in spec:
+        return int(spec["replicas"])
+    return int(((obs or {}).get("spec") or {}).get("replicas") or 0)
+
+
+def _crash_looping(obs: Obj | None) -> str:
+    """A failure a workload's own status shows (pods are not observed by the function)."""
+    for c in ((obs or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded":
+            return c.get("message") or "rollout exceeded its progress deadline"
+        if c.get("type") == "Failed" and c.get("status") == "True":
+            return c.get("message") or c.get("reason") or "job failed"
+    return ""
+
+
+def summarize(
+    c: Cluster,
+    desired: dict[str, Obj],
+    observed: dict[str, Obj],
+    verdicts: dict[str, tuple[bool, str]],
+    hpa_wants: dict[str, int | None],
+    previous: Obj,
+    generation: int,
+) -> Report:
+    """Build the XR status and the conditions/events that go with it."""
+    def comp(key: str) -> Obj:
+        d = desired[key]
+        return _replicas(d["kind"], observed.get(key), _want(d, observed.get(key), hpa_wants.get(key)))
+
+    gw = desired["multigateway-service"]
+    port = gw["spec"]["ports"][0]["port"]
+    cells = {
+        cell: {
+            "multigateway": comp(f"{cell}-multigateway-deployment"),
+            "multiorch": comp(f"{cell}-multiorch-deployment"),
+            "multipooler": comp(f"{cell}-pooler-statefulset"),
+        }
+        for cell in c.cell_names
+    }
+    job_ok, _ = verdicts["topology-job"]
+    status: Obj = {
+        "endpoints": {"postgres": f"{gw['metadata']['name']}.{c.namespace}.svc:{port}"},
+        "etcd": comp("etcd-statefulset"),
+        "topology": {"registered": job_ok, "job": desired["topology-job"]["metadata"]["name"]},
+        "cells": cells,
+        "observedGeneration": generation,
+    }
+
+    not_ready = sorted(f"{k} ({why})" for k, (ok, why) in verdicts.items() if not ok)
+    any_ready = any(ok for ok, _ in verdicts.values())
+    failures = sorted(
+        f"{k}: {msg}" for k in desired if (msg := _crash_looping(observed.get(k)))
+    )
+    lost = _lost_readiness(previous, status)
+    if failures or lost:
+        phase = "Degraded"
+        message = "; ".join(failures + [f"{x} was ready and is not any more" for x in lost])
+    elif not not_ready:
+        phase, message = "Healthy", f"all {len(verdicts)} resources ready"
+    elif not any_ready:
+        phase, message = "Initializing", f"waiting for {len(not_ready)} resources"
+    else:
+        phase = "Progressing"
+        message = f"{len(not_ready)}/{len(verdicts)} resources not ready: " + ", ".join(not_ready[:5])
+        if len(not_ready) > 5:
+            message += ", ..."
+    status["phase"], status["message"] = phase, message
+
+    report = Report(status=status)
+    report.conditions.append(
+        Cond("ComponentsReady", "True", "AllReady", message)
+        if not not_ready
+        else Cond("ComponentsReady", "False", "NotAllReady", message)
+    )
+    report.conditions.append(
+        Cond("TopologyRegistered", "True", "JobComplete", "cells and database registered in etcd")
+        if job_ok
+        else Cond("TopologyRegistered", "False", "JobPending", f"job {status['topology']['job']}: {verdicts['topology-job'][1]}")
+    )
+    if previous.get("phase") and previous.get("phase") != phase:
+        (report.warnings if phase == "Degraded" else report.normals).append(
+            f"phase {previous['phase']} -> {phase}: {message}"
+        )
+    return report
+
+
+def _lost_readiness(previous: Obj, now: Obj) -> list[str]:
+    """Components that were ready in the last status and are not now."""
+    lost = []
+    if (previous.get("etcd") or {}).get("ready") and not now["etcd"]["ready"]:
+        lost.append("etcd")
+    for cell, comps in (previous.get("cells") or {}).items():
+        for name, st in (comps or {}).items():
+            cur = (now["cells"].get(cell) or {}).get(name)
+            if (st or {}).get("ready") and cur is not None and not cur["ready"]:
+                lost.append(f"{cell}/{name}")
+    return sorted(lost)
+
+
+def kept_conditions(kept: list[Kept]) -> tuple[Cond, list[str]]:
+    """The condition and warnings for immutable fields kept at their observed value."""
+    if not kept:
+        return Cond("ImmutableFieldsKept", "False", "NoneKept", "spec matches every immutable field"), []
+    warnings = []
+    for k in kept:
+        how = (
+            "volumeClaimTemplates can not change: expand each PVC with `kubectl patch pvc` "
+            "(see docs/operations.md#storage-resize)"
+            if "volumeClaimTemplates" in k.field or k.kind == "PersistentVolumeClaim"
+            else "this field can not change on an existing object: recreate the XR to change it"
+        )
+        warnings.append(f"{k.kind} {k.name}: {k.field} kept ({k.detail}); {how}")
+    reason = "StorageResizeNeeded" if any("volumeClaimTemplates" in k.field or k.kind == "PersistentVolumeClaim" for k in kept) else "ImmutableFieldChanged"
+    return Cond("ImmutableFieldsKept", "True", reason, " | ".join(warnings)), warnings
+
+
