@@ -206,7 +206,11 @@ class Autoscaling(Model):
     min_replicas: int = Field(default=1, ge=1, le=128)
     max_replicas: int = Field(default=4, ge=1, le=128)
     target_cpu_utilization_percentage: int = Field(
-        default=d.AUTOSCALING_TARGET_CPU, ge=1, le=100
+        default=d.AUTOSCALING_TARGET_CPU,
+        ge=1,
+        le=100,
+        alias="targetCPUUtilizationPercentage",
+        description="Average CPU utilisation (percent of requests) the autoscaler aims for.",
     )
 
     @model_validator(mode="after")
@@ -399,11 +403,14 @@ class XMultigresSpec(Model):
             seen.add(c.name)
         return cells
 
-    @model_validator(mode="after")
-    def _durability_fits(self) -> XMultigresSpec:
+    def cross_field_error(self) -> SpecError | None:
+        """Rules spanning several fields, reported at the field the user should change."""
         if self.postgres.durability_policy == "MULTI_CELL_AT_LEAST_2" and len(self.cells) < 2:
-            raise ValueError("durabilityPolicy MULTI_CELL_AT_LEAST_2 needs at least 2 cells")
-        return self
+            return SpecError(
+                "spec.postgres.durabilityPolicy",
+                "durabilityPolicy MULTI_CELL_AT_LEAST_2 needs at least 2 cells",
+            )
+        return None
 
 
 # --- Function input (Composition-level defaults) -------------------------------------

@@ -104,4 +104,6 @@ def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Clus
         resolved = XMultigresSpec.model_validate(merged)
     except ValidationError as e:
         raise error_path("spec", e) from None
+    if err := resolved.cross_field_error():
+        raise err
     return Cluster(name=name, namespace=namespace, spec=resolved)
