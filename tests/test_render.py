@@ -1,0 +1,73 @@
+"""The real `crossplane render` (crank, Development runtime) against the running function."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import CROSSPLANE, EXAMPLES, INVALID_EXAMPLES, ROOT, VALID_EXAMPLES, expectations
+
+pytestmark = pytest.mark.render
+
+
+def render(example: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    if not CROSSPLANE.exists():
+        pytest.fail(f"{CROSSPLANE} missing: run `make crossplane`")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "hack" / "render.py"), "--example", str(example), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def docs(out: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.mark.parametrize("path", VALID_EXAMPLES, ids=lambda p: p.name)
+def test_render_valid_example(path: Path) -> None:
+    r = render(path)
+    assert r.returncode == 0, r.stderr
+    out = docs(r.stdout)
+    kinds = Counter(d["kind"] for d in out)
+    for kind in ("StatefulSet", "Deployment", "Service", "PodDisruptionBudget", "Job"):
+        assert kinds[kind] >= 1, f"{kind} missing from render of {path.name}: {kinds}"
+    xr = out[0]
+    assert xr["kind"] == "XMultigres"
+    assert xr["status"]["endpoints"]["postgres"].endswith(":5432")
+    composed = [d for d in out[1:] if d["kind"] != "Result"]
+    for d in composed:
+        ann = d["metadata"]["annotations"]
+        assert ann["crossplane.io/composition-resource-name"], d
+
+
+def test_render_multi_cell_has_hpas_and_three_cells() -> None:
+    r = render(EXAMPLES / "multi-cell.yaml")
+    assert r.returncode == 0, r.stderr
+    out = docs(r.stdout)
+    hpas = [d for d in out if d["kind"] == "HorizontalPodAutoscaler"]
+    assert len(hpas) == 3
+    for cell in ("zone-a", "zone-b", "zone-c"):
+        names = {d["metadata"]["name"] for d in out if d["kind"] != "Result"}
+        assert {f"orders-{cell}-multigateway", f"orders-{cell}-multiorch", f"orders-{cell}-pooler"} <= names
+    lb = next(d for d in out if d["kind"] == "Service" and d["metadata"]["name"] == "orders-multigateway")
+    assert lb["spec"]["type"] == "LoadBalancer"
+
+
+@pytest.mark.parametrize("path", INVALID_EXAMPLES, ids=lambda p: p.name)
+def test_render_invalid_example_is_fatal(path: Path) -> None:
+    """Crossplane's real behaviour on a Fatal result: an error, and no desired objects."""
+    r = render(path, "--no-xrd")
+    field = expectations(path)["expect-field"]
+    assert r.returncode != 0
+    assert "returned a fatal result" in r.stderr
+    assert f"invalid XMultigres: {field}:" in r.stderr, r.stderr
+    assert not docs(r.stdout), "a Fatal result must compose nothing"
