@@ -1,0 +1,170 @@
+"""One test per safety rule of design §6 (rules 1 and 2 also live in test_grpc/test_builders)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from crossplane.function import resource
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+from function.fn import PASSWORD_REQUIREMENT, compose, desired_objects, run
+from tests.helpers import xr
+
+Obj = dict[str, Any]
+
+
+def observed_from(x: Obj) -> dict[str, Obj]:
+    """What the API server would hold after applying x's objects (with server defaults)."""
+    out = {}
+    for k, o in desired_objects(x).items():
+        o = copy.deepcopy(o)
+        if o["kind"] == "StatefulSet":
+            for v in o["spec"]["volumeClaimTemplates"]:
+                v["spec"].setdefault("storageClassName", "standard")
+                v["spec"]["volumeMode"] = "Filesystem"
+                v["apiVersion"], v["kind"] = "v1", "PersistentVolumeClaim"
+                v["status"] = {"phase": "Pending"}
+        out[k] = o
+    return out
+
+
+def warnings(rsp: fnv1.RunFunctionResponse) -> list[str]:
+    return [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]
+
+
+def cond(rsp: fnv1.RunFunctionResponse, typ: str) -> fnv1.Condition:
+    return next(c for c in rsp.conditions if c.type == typ)
+
+
+def req(x: Obj, observed: dict[str, Obj] | None = None, secret: list[Obj] | None = None) -> fnv1.RunFunctionRequest:
+    r = fnv1.RunFunctionRequest()
+    r.observed.composite.resource.update(x)
+    for k, v in (observed or {}).items():
+        r.observed.resources[k].resource.update(v)
+    if secret is not None:
+        reqd = r.required_resources[PASSWORD_REQUIREMENT]
+        for s in secret:
+            reqd.items.add().resource.update(s)
+    return r
+
+
+def test_invalid_input_composes_nothing() -> None:
+    rsp = run(req(xr(etcd={"replicas": 4})))
+    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+    assert "spec.etcd.replicas" in rsp.results[0].message
+    assert not rsp.desired.resources
+
+
+def test_data_is_retained_by_default() -> None:
+    for key in ("etcd-statefulset", "zone1-pooler-statefulset"):
+        policy = desired_objects(xr())[key]["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert policy == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+
+
+def test_storage_grow_keeps_observed_claim_templates_and_says_how() -> None:
+    before = xr(multipooler={"storage": {"size": "10Gi"}})
+    observed = observed_from(before)
+    after = xr(multipooler={"storage": {"size": "20Gi"}})
+    rsp = run(req(after, observed))
+    sts = resource.struct_to_dict(rsp.desired.resources["zone1-pooler-statefulset"].resource)
+    vct = sts["spec"]["volumeClaimTemplates"][0]
+    assert vct["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert "status" not in vct
+    msgs = warnings(rsp)
+    assert any("volumeClaimTemplates" in m and "10Gi -> 20Gi" in m and "kubectl patch pvc" in m for m in msgs), msgs
+    c = cond(rsp, "ImmutableFieldsKept")
+    assert c.status == fnv1.STATUS_CONDITION_TRUE and c.reason == "StorageResizeNeeded"
+    assert "docs/operations.md#storage-resize" in c.message
+
+
+def test_server_filled_storage_class_is_not_a_change() -> None:
+    x = xr()
+    rsp = run(req(x, observed_from(x)))
+    assert cond(rsp, "ImmutableFieldsKept").status == fnv1.STATUS_CONDITION_FALSE
+    assert not warnings(rsp)
+
+
+def test_storage_class_change_is_kept() -> None:
+    before = xr(etcd={"storage": {"size": "1Gi", "storageClassName": "slow"}})
+    after = xr(etcd={"storage": {"size": "1Gi", "storageClassName": "fast"}})
+    rsp = run(req(after, observed_from(before)))
+    sts = resource.struct_to_dict(rsp.desired.resources["etcd-statefulset"].resource)
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "slow"
+    assert any("storageClassName slow -> fast" in m for m in warnings(rsp))
+
+
+def test_selector_and_service_name_are_kept() -> None:
+    x = xr()
+    observed = observed_from(x)
+    observed["zone1-pooler-statefulset"]["spec"]["serviceName"] = "legacy-headless"
+    observed["zone1-multigateway-deployment"]["spec"]["selector"] = {"matchLabels": {"legacy": "yes"}}
+    rsp = run(req(x, observed))
+    sts = resource.struct_to_dict(rsp.desired.resources["zone1-pooler-statefulset"].resource)
+    dep = resource.struct_to_dict(rsp.desired.resources["zone1-multigateway-deployment"].resource)
+    assert sts["spec"]["serviceName"] == "legacy-headless"
+    assert dep["spec"]["selector"] == {"matchLabels": {"legacy": "yes"}}
+    assert cond(rsp, "ImmutableFieldsKept").reason == "ImmutableFieldChanged"
+
+
+def test_backup_pvc_never_shrinks() -> None:
+    before = xr(backup={"storage": {"size": "50Gi"}})
+    after = xr(backup={"storage": {"size": "20Gi"}})
+    objs = desired_objects(after, observed=observed_from(before))
+    assert objs["backup-pvc"]["spec"]["resources"]["requests"]["storage"] == "50Gi"
+
+
+def test_changed_registration_gets_a_new_job() -> None:
+    a = desired_objects(xr())["topology-job"]
+    b = desired_objects(xr(cells=[{"name": "zone1"}, {"name": "zone2"}]))["topology-job"]
+    assert a["metadata"]["name"] != b["metadata"]["name"]
+
+
+def test_etcd_outlives_poolers_and_orchestrators() -> None:
+    objs = desired_objects(xr(cells=[{"name": "a"}, {"name": "b"}]))
+    usages = [o for o in objs.values() if o["kind"] == "Usage"]
+    assert len(usages) == 4
+    for u in usages:
+        assert u["apiVersion"] == "protection.crossplane.io/v1beta1"
+        assert u["spec"]["of"]["resourceRef"]["name"] == "demo-etcd"
+        assert u["spec"]["by"]["kind"] in ("StatefulSet", "Deployment")
+    by = {u["spec"]["by"]["resourceRef"]["name"] for u in usages}
+    assert by == {"demo-a-pooler", "demo-b-pooler", "demo-a-multiorch", "demo-b-multiorch"}
+
+
+def test_missing_password_secret_is_reported_and_pods_still_composed() -> None:
+    rsp = run(req(xr(), secret=[]))
+    c = cond(rsp, "PasswordSecretReady")
+    assert c.status == fnv1.STATUS_CONDITION_FALSE and c.reason == "SecretNotFound"
+    assert "default/demo-pg" in c.message
+    assert any("demo-pg" in m for m in warnings(rsp))
+    assert "zone1-pooler-statefulset" in rsp.desired.resources
+
+
+def test_password_secret_without_key_is_reported() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-pg"}, "data": {"pw": "eA=="}}
+    rsp = run(req(xr(), secret=[secret]))
+    c = cond(rsp, "PasswordSecretReady")
+    assert c.reason == "KeyNotFound" and "keys: pw" in c.message
+
+
+def test_password_secret_found() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-pg"}, "data": {"password": "eA=="}}
+    rsp = run(req(xr(), secret=[secret]))
+    assert cond(rsp, "PasswordSecretReady").status == fnv1.STATUS_CONDITION_TRUE
+    assert not warnings(rsp)
+
+
+def test_pooler_autoscaling_warns_about_the_primary() -> None:
+    rsp = run(req(xr(multipooler={"autoscaling": {"enabled": True}})))
+    assert any("highest ordinal" in m and "primary" in m for m in warnings(rsp))
+    rsp = run(req(xr()))
+    assert not any("highest ordinal" in m for m in warnings(rsp))
+
+
+def test_compose_is_pure() -> None:
+    x = xr()
+    snapshot = copy.deepcopy(x)
+    a = compose(x).objects
+    assert x == snapshot
+    assert compose(x).objects == a

@@ -1,0 +1,105 @@
+"""XR status and readiness, in-process and through the real `crossplane render`."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from crossplane.function import resource
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+from function.fn import run
+from tests.helpers import EXAMPLES, load
+from tests.test_render import docs, render
+from tests.test_safety import req
+
+HEALTHY = EXAMPLES / "observed" / "healthy.yaml"
+COMING_UP = EXAMPLES / "observed" / "coming-up.yaml"
+
+
+def observed(path):
+    return {
+        d["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: d
+        for d in yaml.safe_load_all(path.read_text())
+        if d
+    }
+
+
+def status(rsp: fnv1.RunFunctionResponse) -> dict:
+    return resource.struct_to_dict(rsp.desired.composite.resource)["status"]
+
+
+def test_healthy_in_process() -> None:
+    rsp = run(req(load(EXAMPLES / "minimal.yaml"), observed(HEALTHY)))
+    assert all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
+    s = status(rsp)
+    assert s["phase"] == "Healthy"
+    assert s["endpoints"]["postgres"] == "demo-multigateway.default.svc:5432"
+    assert rsp.meta.ttl.seconds == 60
+
+
+def test_coming_up_says_what_is_missing() -> None:
+    rsp = run(req(load(EXAMPLES / "minimal.yaml"), observed(COMING_UP)))
+    s = status(rsp)
+    assert s["phase"] == "Progressing"
+    assert s["cells"]["zone1"]["multipooler"] == {"replicas": 2.0, "readyReplicas": 1.0, "ready": False}
+    assert s["etcd"]["ready"] is True
+    assert "topology-job (not complete yet)" in s["message"]
+    assert rsp.meta.ttl.seconds == 10
+    assert rsp.desired.resources["etcd-statefulset"].ready == fnv1.READY_TRUE
+    assert rsp.desired.resources["zone1-pooler-statefulset"].ready == fnv1.READY_FALSE
+
+
+def test_degraded_when_something_ready_is_lost() -> None:
+    x = load(EXAMPLES / "minimal.yaml")
+    healthy = status(run(req(x, observed(HEALTHY))))
+    x2 = copy.deepcopy(x)
+    x2["status"] = healthy
+    obs = observed(HEALTHY)
+    obs["zone1-pooler-statefulset"]["status"]["readyReplicas"] = 1
+    rsp = run(req(x2, obs))
+    s = status(rsp)
+    assert s["phase"] == "Degraded"
+    assert "zone1/multipooler was ready" in s["message"]
+    assert any("Healthy -> Degraded" in r.message for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING)
+
+
+def test_degraded_on_stuck_rollout() -> None:
+    obs = observed(HEALTHY)
+    obs["zone1-multigateway-deployment"]["status"]["conditions"].append(
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "crash looping"}
+    )
+    obs["zone1-multigateway-deployment"]["status"]["availableReplicas"] = 0
+    s = status(run(req(load(EXAMPLES / "minimal.yaml"), obs)))
+    assert s["phase"] == "Degraded" and "crash looping" in s["message"]
+
+
+def test_initializing_when_nothing_is_ready() -> None:
+    assert status(run(req(load(EXAMPLES / "minimal.yaml"))))["phase"] == "Initializing"
+
+
+@pytest.mark.render
+def test_render_healthy() -> None:
+    r = render(EXAMPLES / "minimal.yaml", "--observed", str(HEALTHY))
+    assert r.returncode == 0, r.stderr
+    out = docs(r.stdout)
+    xr = out[0]
+    ready = next(c for c in xr["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True", ready
+    assert xr["status"]["phase"] == "Healthy"
+    assert xr["status"]["endpoints"]["postgres"] == "demo-multigateway.default.svc:5432"
+    composed = [d for d in out[1:] if d["kind"] != "Result"]
+    assert len(composed) == 15
+
+
+@pytest.mark.render
+def test_render_coming_up() -> None:
+    r = render(EXAMPLES / "minimal.yaml", "--observed", str(COMING_UP))
+    assert r.returncode == 0, r.stderr
+    xr = docs(r.stdout)[0]
+    ready = next(c for c in xr["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert xr["status"]["phase"] == "Progressing"
+    comp = next(c for c in xr["status"]["conditions"] if c["type"] == "ComponentsReady")
+    assert comp["status"] == "False" and "zone1-multigateway-deployment (0/2 available" in comp["message"]
