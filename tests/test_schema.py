@@ -49,5 +49,20 @@ def test_validator_bites() -> None:
         kubernetes_validate.validate(bad, K8S_VERSION, strict=True)
 
 
+def test_cached_validator_agrees() -> None:
+    """tests/k8s_schema (used by the property tests) rejects what kubernetes-validate rejects."""
+    import jsonschema
+
+    from tests import k8s_schema
+
+    objs = build(resolve(xr()))
+    good = {**objs["etcd-service"], "metadata": {**objs["etcd-service"]["metadata"], "namespace": "d"}}
+    k8s_schema.validate(good)
+    kubernetes_validate.validate(good, K8S_VERSION, strict=True)
+    bad = {**good, "spec": {**good["spec"], "bogusField": 1}}
+    with pytest.raises(jsonschema.ValidationError):
+        k8s_schema.validate(bad)
+
+
 def test_schema_dir_exists() -> None:
     assert Path(kubernetes_validate.__file__).parent.joinpath("kubernetes-json-schema").is_dir()
