@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from function.defaults import spec as d
 from function.defaults.upstream import DURABILITY_POLICIES, IMAGES, LOG_LEVELS
@@ -85,7 +86,7 @@ StorageSize = Annotated[
 
 # A key in json_schema_extra that the generator strips: the field's default is
 # applied by the function (so Composition input can sit between), not the schema.
-NO_SCHEMA_DEFAULT = {"x-fn-no-schema-default": True}
+NO_SCHEMA_DEFAULT: JsonDict = {"x-fn-no-schema-default": True}
 
 
 class Model(BaseModel):
@@ -180,15 +181,26 @@ def _storage(size: str) -> Any:
     return Field(default_factory=lambda: Storage(size=size))
 
 
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
+
+
+def _rwo() -> list[AccessMode]:
+    return ["ReadWriteOnce"]
+
+
 class BackupStorage(Model):
     size: StorageSize = d.BACKUP_STORAGE
     storage_class_name: str | None = Field(default=None, max_length=253)
-    access_modes: list[
-        Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
-    ] = Field(default_factory=lambda: ["ReadWriteOnce"], min_length=1, max_length=4)
+    access_modes: list[AccessMode] = Field(
+        default_factory=_rwo,
+        min_length=1,
+        max_length=4,
+        description="ReadWriteOnce (default) works when all poolers share a node; "
+        "use ReadWriteMany storage (or existingClaim) when they spread across nodes.",
+    )
 
 
-_MIN_LE_MAX = {
+_MIN_LE_MAX: JsonDict = {
     "x-kubernetes-validations": [
         {
             "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || "
@@ -234,7 +246,7 @@ class Cell(Model):
     )
 
 
-_ODD = {
+_ODD: JsonDict = {
     "x-kubernetes-validations": [
         {"rule": "self % 2 == 1", "message": "etcd replicas must be odd (1, 3, 5 or 7)"},
         {
@@ -334,7 +346,7 @@ class Usages(Model):
     )
 
 
-_CELLS_RULES = {
+_CELLS_RULES: JsonDict = {
     "x-kubernetes-validations": [
         {
             "rule": "self.all(c, self.exists_one(o, o.name == c.name))",
@@ -347,7 +359,7 @@ _CELLS_RULES = {
     ]
 }
 
-_SPEC_RULES = {
+_SPEC_RULES: JsonDict = {
     "x-kubernetes-validations": [
         {
             "rule": "!has(self.postgres) || !has(self.postgres.durabilityPolicy) || "

@@ -71,7 +71,9 @@ def _hpa_wants(desired: dict[str, Obj], observed: dict[str, Obj]) -> dict[str, i
     for key, obj in desired.items():
         if obj["kind"] == "HorizontalPodAutoscaler":
             target = key.removesuffix("-hpa") + (
-                "-statefulset" if obj["spec"]["scaleTargetRef"]["kind"] == "StatefulSet" else "-deployment"
+                "-statefulset"
+                if obj["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+                else "-deployment"
             )
             wants[target] = readiness.hpa_desired(observed.get(key))
     return wants
@@ -95,7 +97,8 @@ def compose(
     with tracer.start_as_current_span("status"):
         wants = _hpa_wants(objects, observed)
         verdicts = {
-            k: readiness.verdict(o["kind"], observed.get(k), wants.get(k)) for k, o in objects.items()
+            k: readiness.verdict(o["kind"], observed.get(k), wants.get(k))
+            for k, o in objects.items()
         }
         previous = (xr.get("status") or {}) if isinstance(xr.get("status"), dict) else {}
         generation = int((xr.get("metadata") or {}).get("generation") or 0)
@@ -178,9 +181,7 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         return rsp
     write(rsp, composed)
     span.set_attribute("multigres.composed_objects", len(composed.objects))
-    span.set_attribute(
-        "multigres.result_severity", "warning" if composed.warnings else "normal"
-    )
+    span.set_attribute("multigres.result_severity", "warning" if composed.warnings else "normal")
     return rsp
 
 

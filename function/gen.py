@@ -86,10 +86,10 @@ def _convert(s: Schema, defs: dict[str, Schema], object_defaults: bool) -> Schem
         out["x-kubernetes-preserve-unknown-fields"] = True
     if out.get("type") == "object" and "properties" in out:
         # Let the API server apply nested defaults to an omitted block.
-        for _name, p in out["properties"].items():
-            if p.get("type") == "object" and "properties" in p and "default" not in p:
-                if object_defaults and not p.get("required") and not _skip_default(p):
-                    p["default"] = {}
+        for p in out["properties"].values():
+            nested = p.get("type") == "object" and "properties" in p and "default" not in p
+            if nested and object_defaults and not p.get("required") and not _skip_default(p):
+                p["default"] = {}
     return out
 
 
@@ -231,7 +231,9 @@ def api_doc() -> str:
         for rule in s.get("x-kubernetes-validations", []):
             notes.append(rule["message"])
         if "pattern" in s and "anyOf" not in s:
-            notes.append("Kubernetes quantity" if "KMGTPE" in s["pattern"] else f"pattern `{s['pattern']}`")
+            notes.append(
+                "Kubernetes quantity" if "KMGTPE" in s["pattern"] else f"pattern `{s['pattern']}`"
+            )
         default = s.get("default")
         dflt = "" if default is None or default == {} else f"`{json.dumps(default)}`"
         desc = (s.get("description") or "").replace("\n", " ")

@@ -26,7 +26,7 @@ IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
     "PersistentVolumeClaim": (("spec", "accessModes"), ("spec", "storageClassName")),
 }
 
-_SUFFIX = {
+_SUFFIX: dict[str, Decimal | int] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
@@ -92,7 +92,8 @@ def _differs(kind: str, path: tuple[str, ...], want: Any, have: Any) -> bool:
     if path[-1] == "volumeClaimTemplates":
         w, h = _vct_view(want), _vct_view(have)
         # A class the user never set is filled in by the server: only compare set ones.
-        w = [(n, s, c if c is not None else hc, a) for (n, s, c, a), (_, _, hc, _) in zip(w, h)]
+        pairs = zip(w, h, strict=False)
+        w = [(n, s, c if c is not None else hc, a) for (n, s, c, a), (_, _, hc, _) in pairs]
         return w != h
     if path[-1] == "storageClassName" and want is None:
         return False
@@ -124,7 +125,11 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
                 continue
             value = _clean_vcts(was) if path[-1] == "volumeClaimTemplates" else copy.deepcopy(was)
             _set(obj, path, value)
-            kept.append(Kept(key, obj["kind"], obj["metadata"]["name"], ".".join(path), _say(path, want, was)))
+            kept.append(
+                Kept(
+                    key, obj["kind"], obj["metadata"]["name"], ".".join(path), _say(path, want, was)
+                )
+            )
     # A PVC may grow (if its class allows expansion) but never shrink.
     for key, obj in desired.items():
         have = observed.get(key)
@@ -134,7 +139,15 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
         want, was = _get(obj, path), _get(have, path)
         if want is not None and was is not None and quantity(want) < quantity(was):
             _set(obj, path, was)
-            kept.append(Kept(key, "PersistentVolumeClaim", obj["metadata"]["name"], ".".join(path), f"can not shrink from {was} to {want}"))
+            kept.append(
+                Kept(
+                    key,
+                    "PersistentVolumeClaim",
+                    obj["metadata"]["name"],
+                    ".".join(path),
+                    f"can not shrink from {was} to {want}",
+                )
+            )
     return kept
 
 
@@ -142,7 +155,7 @@ def _say(path: tuple[str, ...], want: Any, have: Any) -> str:
     if path[-1] == "volumeClaimTemplates":
         w, h = _vct_view(want), _vct_view(have)
         parts = []
-        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h):
+        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h, strict=False):
             if ws != hs:
                 parts.append(f"{n} size {_fmt(hs)} -> {_fmt(ws)} requested")
             if wc is not None and wc != hc:

@@ -72,9 +72,12 @@ def summarize(
     generation: int,
 ) -> Report:
     """Build the XR status and the conditions/events that go with it."""
+
     def comp(key: str) -> Obj:
         d = desired[key]
-        return _replicas(d["kind"], observed.get(key), _want(d, observed.get(key), hpa_wants.get(key)))
+        return _replicas(
+            d["kind"], observed.get(key), _want(d, observed.get(key), hpa_wants.get(key))
+        )
 
     gw = desired["multigateway-service"]
     port = gw["spec"]["ports"][0]["port"]
@@ -97,9 +100,7 @@ def summarize(
 
     not_ready = sorted(f"{k} ({why})" for k, (ok, why) in verdicts.items() if not ok)
     any_ready = any(ok for ok, _ in verdicts.values())
-    failures = sorted(
-        f"{k}: {msg}" for k in desired if (msg := _crash_looping(observed.get(k)))
-    )
+    failures = sorted(f"{k}: {msg}" for k in desired if (msg := _crash_looping(observed.get(k))))
     lost = _lost_readiness(previous, status)
     if failures or lost:
         phase = "Degraded"
@@ -110,7 +111,9 @@ def summarize(
         phase, message = "Initializing", f"waiting for {len(not_ready)} resources"
     else:
         phase = "Progressing"
-        message = f"{len(not_ready)}/{len(verdicts)} resources not ready: " + ", ".join(not_ready[:5])
+        message = f"{len(not_ready)}/{len(verdicts)} resources not ready: " + ", ".join(
+            not_ready[:5]
+        )
         if len(not_ready) > 5:
             message += ", ..."
     status["phase"], status["message"] = phase, message
@@ -124,7 +127,12 @@ def summarize(
     report.conditions.append(
         Cond("TopologyRegistered", "True", "JobComplete", "cells and database registered in etcd")
         if job_ok
-        else Cond("TopologyRegistered", "False", "JobPending", f"job {status['topology']['job']}: {verdicts['topology-job'][1]}")
+        else Cond(
+            "TopologyRegistered",
+            "False",
+            "JobPending",
+            f"job {status['topology']['job']}: {verdicts['topology-job'][1]}",
+        )
     )
     if previous.get("phase") and previous.get("phase") != phase:
         (report.warnings if phase == "Degraded" else report.normals).append(
@@ -149,7 +157,9 @@ def _lost_readiness(previous: Obj, now: Obj) -> list[str]:
 def kept_conditions(kept: list[Kept]) -> tuple[Cond, list[str]]:
     """The condition and warnings for immutable fields kept at their observed value."""
     if not kept:
-        return Cond("ImmutableFieldsKept", "False", "NoneKept", "spec matches every immutable field"), []
+        return Cond(
+            "ImmutableFieldsKept", "False", "NoneKept", "spec matches every immutable field"
+        ), []
     warnings = []
     for k in kept:
         how = (
@@ -159,7 +169,9 @@ def kept_conditions(kept: list[Kept]) -> tuple[Cond, list[str]]:
             else "this field can not change on an existing object: recreate the XR to change it"
         )
         warnings.append(f"{k.kind} {k.name}: {k.field} kept ({k.detail}); {how}")
-    reason = "StorageResizeNeeded" if any("volumeClaimTemplates" in k.field or k.kind == "PersistentVolumeClaim" for k in kept) else "ImmutableFieldChanged"
+    reason = (
+        "StorageResizeNeeded"
+        if any("volumeClaimTemplates" in k.field or k.kind == "PersistentVolumeClaim" for k in kept)
+        else "ImmutableFieldChanged"
+    )
     return Cond("ImmutableFieldsKept", "True", reason, " | ".join(warnings)), warnings
-
-

@@ -112,11 +112,15 @@ def main() -> int:
         with socket.socket() as s:
             if s.connect_ex((host, int(port))) == 0:
                 address = f"127.0.0.1:{free_port()}"
-    print(f">> rendering {os.path.relpath(args.example)} with function on {address}", file=sys.stderr)
+    print(
+        f">> rendering {os.path.relpath(args.example)} with function on {address}", file=sys.stderr
+    )
     with tempfile.TemporaryDirectory() as tmp, running_function(address):
         fns = functions_file(address, Path(tmp))
         required = args.required if args.required and os.path.exists(args.required) else None
-        cmd = render_cmd(args.crossplane, args.example, fns, args.observed, required, not args.no_xrd)
+        cmd = render_cmd(
+            args.crossplane, args.example, fns, args.observed, required, not args.no_xrd
+        )
         return subprocess.run(cmd, check=False).returncode
 
 

@@ -26,9 +26,7 @@ def check_services_select_workloads(objs: dict[str, Obj]) -> None:
         if svc["kind"] != "Service":
             continue
         sel = svc["spec"]["selector"]
-        matches = [
-            t for _, t in templates if sel.items() <= t["metadata"]["labels"].items()
-        ]
+        matches = [t for _, t in templates if sel.items() <= t["metadata"]["labels"].items()]
         assert matches, f"{key}: selector {sel} matches no composed pod template"
         for port in svc["spec"]["ports"]:
             target = port["targetPort"]
@@ -55,7 +53,11 @@ def check_selectors(objs: dict[str, Obj]) -> None:
             ), f"{key}: PDB selects no composed pods"
         if o["kind"] == "HorizontalPodAutoscaler":
             ref = o["spec"]["scaleTargetRef"]
-            targets = [x for x in objs.values() if x["kind"] == ref["kind"] and x["metadata"]["name"] == ref["name"]]
+            targets = [
+                x
+                for x in objs.values()
+                if x["kind"] == ref["kind"] and x["metadata"]["name"] == ref["name"]
+            ]
             assert targets, f"{key}: HPA target {ref} is not composed"
             assert "replicas" not in targets[0]["spec"], f"{key}: HPA target sets spec.replicas"
 
@@ -84,7 +86,14 @@ def check_pod_security_restricted(objs: dict[str, Obj]) -> None:
         psc = spec.get("securityContext", {})
         assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")
         for v in spec.get("volumes", []):
-            allowed = {"configMap", "emptyDir", "persistentVolumeClaim", "secret", "projected", "downwardAPI"}
+            allowed = {
+                "configMap",
+                "emptyDir",
+                "persistentVolumeClaim",
+                "secret",
+                "projected",
+                "downwardAPI",
+            }
             assert set(v) - {"name"} <= allowed, f"{key}: volume type {v}"
         for c in spec["containers"] + spec.get("initContainers", []):
             sc = c.get("securityContext", {})
@@ -114,8 +123,10 @@ def check_probes_and_resources(objs: dict[str, Obj]) -> None:
 
 def check_topology_addresses(objs: dict[str, Obj], namespace: str) -> None:
     etcd_svcs = [
-        o for o in objs.values()
-        if o["kind"] == "Service" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "etcd"
+        o
+        for o in objs.values()
+        if o["kind"] == "Service"
+        and o["metadata"]["labels"]["app.kubernetes.io/component"] == "etcd"
         and o["spec"].get("clusterIP") != "None"
     ]
     assert len(etcd_svcs) == 1

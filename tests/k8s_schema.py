@@ -18,7 +18,11 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 VERSION = "1.37.0"
-_DIR = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{VERSION}-local-strict"
+_DIR = (
+    Path(kubernetes_validate.__file__).parent
+    / "kubernetes-json-schema"
+    / f"v{VERSION}-local-strict"
+)
 
 
 @functools.cache

@@ -31,8 +31,15 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     (
         "etcd replicas drive the StatefulSet and initial cluster",
         {"etcd": {"replicas": 5}},
-        lambda o: o["etcd-statefulset"]["spec"]["replicas"] == 5
-        and next(e for e in container(o["etcd-statefulset"], "etcd")["env"] if e["name"] == "ETCD_INITIAL_CLUSTER")["value"].count("=http://") == 5,
+        lambda o: (
+            o["etcd-statefulset"]["spec"]["replicas"] == 5
+            and next(
+                e
+                for e in container(o["etcd-statefulset"], "etcd")["env"]
+                if e["name"] == "ETCD_INITIAL_CLUSTER"
+            )["value"].count("=http://")
+            == 5
+        ),
     ),
     (
         "etcd PDB keeps quorum",
@@ -47,120 +54,204 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     (
         "three cells compose per-cell objects",
         {"cells": [{"name": "a"}, {"name": "b"}, {"name": "c"}]},
-        lambda o: all(f"{c}-pooler-statefulset" in o and f"{c}-multigateway-deployment" in o for c in "abc"),
+        lambda o: all(
+            f"{c}-pooler-statefulset" in o and f"{c}-multigateway-deployment" in o for c in "abc"
+        ),
     ),
     (
         "a cell zone pins its pods",
         {"cells": [{"name": "a", "zone": "eu-1a"}]},
-        lambda o: o["a-pooler-statefulset"]["spec"]["template"]["spec"]["nodeSelector"]
-        == {"topology.kubernetes.io/zone": "eu-1a"},
+        lambda o: (
+            o["a-pooler-statefulset"]["spec"]["template"]["spec"]["nodeSelector"]
+            == {"topology.kubernetes.io/zone": "eu-1a"}
+        ),
     ),
     (
         "gateway autoscaling adds an HPA and drops replicas",
         {"multigateway": {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 5}}},
-        lambda o: o["zone1-multigateway-hpa"]["spec"]["maxReplicas"] == 5
-        and "replicas" not in o["zone1-multigateway-deployment"]["spec"],
+        lambda o: (
+            o["zone1-multigateway-hpa"]["spec"]["maxReplicas"] == 5
+            and "replicas" not in o["zone1-multigateway-deployment"]["spec"]
+        ),
     ),
     (
         "pooler autoscaling targets the StatefulSet",
         {"multipooler": {"autoscaling": {"enabled": True, "maxReplicas": 4}}},
-        lambda o: o["zone1-pooler-hpa"]["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
-        and "replicas" not in o["zone1-pooler-statefulset"]["spec"],
+        lambda o: (
+            o["zone1-pooler-hpa"]["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+            and "replicas" not in o["zone1-pooler-statefulset"]["spec"]
+        ),
     ),
     (
         "existing backup claim composes no PVC",
         {"backup": {"existingClaim": "shared-backups"}},
-        lambda o: "backup-pvc" not in o
-        and {"name": "backups", "persistentVolumeClaim": {"claimName": "shared-backups"}}
-        in o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["volumes"],
+        lambda o: (
+            "backup-pvc" not in o
+            and {"name": "backups", "persistentVolumeClaim": {"claimName": "shared-backups"}}
+            in o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["volumes"]
+        ),
     ),
     (
         "network policies are opt-in",
         {"networkPolicy": {"enabled": True}},
         lambda o: {"networkpolicy-internal", "networkpolicy-gateway"} <= set(o),
     ),
-    ("usages can be turned off", {"usages": {"enabled": False}}, lambda o: not any("usage" in k for k in o)),
+    (
+        "usages can be turned off",
+        {"usages": {"enabled": False}},
+        lambda o: not any("usage" in k for k in o),
+    ),
     (
         "PVC retention defaults to Retain",
         {},
-        lambda o: o["zone1-pooler-statefulset"]["spec"]["persistentVolumeClaimRetentionPolicy"]
-        == {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        lambda o: (
+            o["zone1-pooler-statefulset"]["spec"]["persistentVolumeClaimRetentionPolicy"]
+            == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        ),
     ),
     (
         "PVC retention follows the spec",
         {"pvcRetention": {"whenDeleted": "Delete"}},
-        lambda o: o["etcd-statefulset"]["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete",
+        lambda o: (
+            o["etcd-statefulset"]["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"]
+            == "Delete"
+        ),
     ),
     (
         "password secret is mounted from the referenced key",
         {"postgres": {"passwordSecretRef": {"name": "pw", "key": "pass"}}},
-        lambda o: {"key": "pass", "path": "password"}
-        in next(v for v in o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["volumes"] if v["name"] == "password")["secret"]["items"],
+        lambda o: (
+            {"key": "pass", "path": "password"}
+            in next(
+                v
+                for v in o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["volumes"]
+                if v["name"] == "password"
+            )["secret"]["items"]
+        ),
     ),
     (
         "pooler wiring flags",
         {},
-        lambda o: {
-            "--database=postgres", "--table-group=default", "--shard=0-inf",
-            "--pgctld-addr=localhost:15470", "--cell=zone1",
-        } <= set(container(o["zone1-pooler-statefulset"], "multipooler")["args"]),
+        lambda o: (
+            {
+                "--database=postgres",
+                "--table-group=default",
+                "--shard=0-inf",
+                "--pgctld-addr=localhost:15470",
+                "--cell=zone1",
+            }
+            <= set(container(o["zone1-pooler-statefulset"], "multipooler")["args"])
+        ),
     ),
     (
         "pooler hostname resolves through its headless Service",
         {},
-        lambda o: "--hostname=$(POD_NAME).demo-zone1-pooler.$(POD_NAMESPACE).svc"
-        in container(o["zone1-pooler-statefulset"], "multipooler")["args"],
+        lambda o: (
+            "--hostname=$(POD_NAME).demo-zone1-pooler.$(POD_NAMESPACE).svc"
+            in container(o["zone1-pooler-statefulset"], "multipooler")["args"]
+        ),
     ),
     (
         "multiorch watches the only shard",
         {},
-        lambda o: "--watch-targets=postgres/default/0-inf"
-        in container(o["zone1-multiorch-deployment"], "multiorch")["args"],
+        lambda o: (
+            "--watch-targets=postgres/default/0-inf"
+            in container(o["zone1-multiorch-deployment"], "multiorch")["args"]
+        ),
     ),
     (
         "topology job registers every cell and the policy",
-        {"cells": [{"name": "a"}, {"name": "b"}], "postgres": {"passwordSecretRef": {"name": "x"}, "durabilityPolicy": "MULTI_CELL_AT_LEAST_2"}},
-        lambda o: {"--cells=a,b", "--durability-policy=MULTI_CELL_AT_LEAST_2", "--backup-location=/backups"}
-        <= set(container(o["topology-job"], "createclustermetadata")["args"]),
+        {
+            "cells": [{"name": "a"}, {"name": "b"}],
+            "postgres": {
+                "passwordSecretRef": {"name": "x"},
+                "durabilityPolicy": "MULTI_CELL_AT_LEAST_2",
+            },
+        },
+        lambda o: (
+            {
+                "--cells=a,b",
+                "--durability-policy=MULTI_CELL_AT_LEAST_2",
+                "--backup-location=/backups",
+            }
+            <= set(container(o["topology-job"], "createclustermetadata")["args"])
+        ),
     ),
     (
         "log level reaches every Multigres process",
         {"logLevel": "debug"},
-        lambda o: "--log-level=debug" in container(o["zone1-multigateway-deployment"], "multigateway")["args"],
+        lambda o: (
+            "--log-level=debug"
+            in container(o["zone1-multigateway-deployment"], "multigateway")["args"]
+        ),
     ),
     (
         "gateway service type, port and annotations",
-        {"multigateway": {"service": {"type": "LoadBalancer", "port": 6432, "annotations": {"a": "b"}}}},
-        lambda o: o["multigateway-service"]["spec"]["type"] == "LoadBalancer"
-        and o["multigateway-service"]["spec"]["ports"][0]["port"] == 6432
-        and o["multigateway-service"]["metadata"]["annotations"] == {"a": "b"},
+        {
+            "multigateway": {
+                "service": {"type": "LoadBalancer", "port": 6432, "annotations": {"a": "b"}}
+            }
+        },
+        lambda o: (
+            o["multigateway-service"]["spec"]["type"] == "LoadBalancer"
+            and o["multigateway-service"]["spec"]["ports"][0]["port"] == 6432
+            and o["multigateway-service"]["metadata"]["annotations"] == {"a": "b"}
+        ),
     ),
     (
         "pod labels are added but never override ours",
         {"podLabels": {"team": "x", "app.kubernetes.io/instance": "evil"}},
-        lambda o: o["etcd-statefulset"]["spec"]["template"]["metadata"]["labels"]["team"] == "x"
-        and o["etcd-statefulset"]["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == "demo",
+        lambda o: (
+            o["etcd-statefulset"]["spec"]["template"]["metadata"]["labels"]["team"] == "x"
+            and o["etcd-statefulset"]["spec"]["template"]["metadata"]["labels"][
+                "app.kubernetes.io/instance"
+            ]
+            == "demo"
+        ),
     ),
     (
         "component scheduling replaces top-level field by field",
-        {"scheduling": {"nodeSelector": {"pool": "general"}, "priorityClassName": "high"},
-         "multipooler": {"scheduling": {"nodeSelector": {"pool": "db"}}}},
-        lambda o: o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "db"}
-        and o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["priorityClassName"] == "high"
-        and o["etcd-statefulset"]["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "general"},
+        {
+            "scheduling": {"nodeSelector": {"pool": "general"}, "priorityClassName": "high"},
+            "multipooler": {"scheduling": {"nodeSelector": {"pool": "db"}}},
+        },
+        lambda o: (
+            o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["nodeSelector"]
+            == {"pool": "db"}
+            and o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["priorityClassName"]
+            == "high"
+            and o["etcd-statefulset"]["spec"]["template"]["spec"]["nodeSelector"]
+            == {"pool": "general"}
+        ),
     ),
     (
         "images and pull secrets",
-        {"images": {"multigres": "reg/mg:1", "pullSecrets": [{"name": "regcred"}], "pullPolicy": "Always"}},
-        lambda o: container(o["zone1-multiorch-deployment"], "multiorch")["image"] == "reg/mg:1"
-        and container(o["zone1-multiorch-deployment"], "multiorch")["imagePullPolicy"] == "Always"
-        and o["topology-job"]["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}],
+        {
+            "images": {
+                "multigres": "reg/mg:1",
+                "pullSecrets": [{"name": "regcred"}],
+                "pullPolicy": "Always",
+            }
+        },
+        lambda o: (
+            container(o["zone1-multiorch-deployment"], "multiorch")["image"] == "reg/mg:1"
+            and container(o["zone1-multiorch-deployment"], "multiorch")["imagePullPolicy"]
+            == "Always"
+            and o["topology-job"]["spec"]["template"]["spec"]["imagePullSecrets"]
+            == [{"name": "regcred"}]
+        ),
     ),
     (
         "storage class and size reach the claim templates",
         {"multipooler": {"storage": {"size": "20Gi", "storageClassName": "fast"}}},
-        lambda o: o["zone1-pooler-statefulset"]["spec"]["volumeClaimTemplates"][0]["spec"]
-        == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}, "storageClassName": "fast"},
+        lambda o: (
+            o["zone1-pooler-statefulset"]["spec"]["volumeClaimTemplates"][0]["spec"]
+            == {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "20Gi"}},
+                "storageClassName": "fast",
+            }
+        ),
     ),
 ]
 

@@ -23,7 +23,9 @@ def request(x: dict, observed: dict | None = None) -> fnv1.RunFunctionRequest:
 
 def call(address: str, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     with grpc.insecure_channel(address) as ch:
-        rsp: fnv1.RunFunctionResponse = grpcv1.FunctionRunnerServiceStub(ch).RunFunction(req, timeout=30)
+        rsp: fnv1.RunFunctionResponse = grpcv1.FunctionRunnerServiceStub(ch).RunFunction(
+            req, timeout=30
+        )
         return rsp
 
 

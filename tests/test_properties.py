@@ -33,7 +33,10 @@ autoscaling = st.fixed_dictionaries(
     },
 )
 resources = st.fixed_dictionaries(
-    {}, optional={"requests": st.dictionaries(st.sampled_from(["cpu", "memory"]), quantity, max_size=2)}
+    {},
+    optional={
+        "requests": st.dictionaries(st.sampled_from(["cpu", "memory"]), quantity, max_size=2)
+    },
 )
 
 
@@ -41,7 +44,9 @@ resources = st.fixed_dictionaries(
 def valid_xr(draw: st.DrawFn) -> Obj:
     cells = draw(st.lists(dns, min_size=1, max_size=5, unique=True))
     spec: Obj = {
-        "cells": [{"name": c, **draw(st.fixed_dictionaries({}, optional={"zone": dns}))} for c in cells],
+        "cells": [
+            {"name": c, **draw(st.fixed_dictionaries({}, optional={"zone": dns}))} for c in cells
+        ],
         "postgres": {"passwordSecretRef": {"name": draw(dns)}},
     }
     if len(cells) >= 2 and draw(st.booleans()):
@@ -51,14 +56,40 @@ def valid_xr(draw: st.DrawFn) -> Obj:
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "etcd": st.fixed_dictionaries({}, optional={"replicas": st.sampled_from([1, 3, 5, 7, 3.0]), "resources": resources}),
-                    "multigateway": st.fixed_dictionaries({}, optional={"replicas": st.integers(0, 5), "autoscaling": autoscaling, "resources": resources}),
-                    "multiorch": st.fixed_dictionaries({}, optional={"replicas": st.integers(0, 3), "autoscaling": autoscaling}),
-                    "multipooler": st.fixed_dictionaries({}, optional={"replicasPerCell": st.integers(1, 5), "autoscaling": autoscaling, "storage": st.fixed_dictionaries({"size": st.sampled_from(["1Gi", "10Gi", "100Gi"])})}),
+                    "etcd": st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "replicas": st.sampled_from([1, 3, 5, 7, 3.0]),
+                            "resources": resources,
+                        },
+                    ),
+                    "multigateway": st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "replicas": st.integers(0, 5),
+                            "autoscaling": autoscaling,
+                            "resources": resources,
+                        },
+                    ),
+                    "multiorch": st.fixed_dictionaries(
+                        {}, optional={"replicas": st.integers(0, 3), "autoscaling": autoscaling}
+                    ),
+                    "multipooler": st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "replicasPerCell": st.integers(1, 5),
+                            "autoscaling": autoscaling,
+                            "storage": st.fixed_dictionaries(
+                                {"size": st.sampled_from(["1Gi", "10Gi", "100Gi"])}
+                            ),
+                        },
+                    ),
                     "networkPolicy": st.fixed_dictionaries({"enabled": st.booleans()}),
                     "usages": st.fixed_dictionaries({"enabled": st.booleans()}),
                     "logLevel": st.sampled_from(["debug", "info", "warn", "error"]),
-                    "backup": st.fixed_dictionaries({}, optional={"existingClaim": st.one_of(st.just(""), dns)}),
+                    "backup": st.fixed_dictionaries(
+                        {}, optional={"existingClaim": st.one_of(st.just(""), dns)}
+                    ),
                     "podLabels": st.dictionaries(dns, dns, max_size=2),
                 },
             )
@@ -89,8 +120,14 @@ observed_status = st.fixed_dictionaries(
         "updateRevision": st.sampled_from(["a", "b"]),
         "phase": st.sampled_from(["Bound", "Pending"]),
         "conditions": st.lists(
-            st.fixed_dictionaries({"type": st.sampled_from(["Complete", "Failed", "Available", "Progressing", "ScalingActive"]),
-                                   "status": st.sampled_from(["True", "False"])}),  # fmt: skip
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(
+                        ["Complete", "Failed", "Available", "Progressing", "ScalingActive"]
+                    ),
+                    "status": st.sampled_from(["True", "False"]),
+                }
+            ),
             max_size=3,
         ),
     },
@@ -118,7 +155,7 @@ def test_valid_xr_composes_schema_valid_objects(x: Obj, data: st.DataObject) -> 
     assert rsp.SerializeToString(deterministic=True) == again.SerializeToString(deterministic=True)
     status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
     assert status["phase"] in ("Initializing", "Progressing", "Healthy", "Degraded")
-    for k, r in rsp.desired.resources.items():
+    for r in rsp.desired.resources.values():
         o = resource.struct_to_dict(r.resource)
         if o["kind"] == "Usage":
             continue
@@ -148,11 +185,22 @@ BREAKERS = [
     ("spec.cells", lambda s: s.update(cells=[])),
     ("spec.cells[0].name", lambda s: s["cells"][0].update(name="Bad_Name")),
     ("spec.postgres", lambda s: s.pop("postgres")),
-    ("spec.multigateway.autoscaling", lambda s: s.setdefault("multigateway", {}).update(autoscaling={"minReplicas": 9, "maxReplicas": 2})),
-    ("spec.multipooler.storage.size", lambda s: s.setdefault("multipooler", {}).update(storage={"size": "lots"})),
+    (
+        "spec.multigateway.autoscaling",
+        lambda s: s.setdefault("multigateway", {}).update(
+            autoscaling={"minReplicas": 9, "maxReplicas": 2}
+        ),
+    ),
+    (
+        "spec.multipooler.storage.size",
+        lambda s: s.setdefault("multipooler", {}).update(storage={"size": "lots"}),
+    ),
     ("spec.logLevel", lambda s: s.update(logLevel="chatty")),
     ("spec.bogus", lambda s: s.update(bogus=1)),
-    ("spec.multipooler.replicasPerCell", lambda s: s.setdefault("multipooler", {}).update(replicasPerCell=0)),
+    (
+        "spec.multipooler.replicasPerCell",
+        lambda s: s.setdefault("multipooler", {}).update(replicasPerCell=0),
+    ),
 ]
 
 

@@ -48,7 +48,9 @@ CASES: list[tuple[str, str, dict[str, Any] | None, int | None, bool]] = [
 
 
 @pytest.mark.parametrize(("name", "kind", "obs", "want", "ok"), CASES, ids=[c[0] for c in CASES])
-def test_readiness(name: str, kind: str, obs: dict[str, Any] | None, want: int | None, ok: bool) -> None:
+def test_readiness(
+    name: str, kind: str, obs: dict[str, Any] | None, want: int | None, ok: bool
+) -> None:
     ready, why = readiness.verdict(kind, obs, want)
     assert ready is ok, name
     assert bool(why) is (not ok), "a not-ready verdict must say why"

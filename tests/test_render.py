@@ -57,8 +57,14 @@ def test_render_multi_cell_has_hpas_and_three_cells() -> None:
     assert len(hpas) == 3
     for cell in ("zone-a", "zone-b", "zone-c"):
         names = {d["metadata"]["name"] for d in out if d["kind"] != "Result"}
-        assert {f"orders-{cell}-multigateway", f"orders-{cell}-multiorch", f"orders-{cell}-pooler"} <= names
-    lb = next(d for d in out if d["kind"] == "Service" and d["metadata"]["name"] == "orders-multigateway")
+        assert {
+            f"orders-{cell}-multigateway",
+            f"orders-{cell}-multiorch",
+            f"orders-{cell}-pooler",
+        } <= names
+    lb = next(
+        d for d in out if d["kind"] == "Service" and d["metadata"]["name"] == "orders-multigateway"
+    )
     assert lb["spec"]["type"] == "LoadBalancer"
 
 

@@ -37,7 +37,9 @@ def cond(rsp: fnv1.RunFunctionResponse, typ: str) -> fnv1.Condition:
     return next(c for c in rsp.conditions if c.type == typ)
 
 
-def req(x: Obj, observed: dict[str, Obj] | None = None, secret: list[Obj] | None = None) -> fnv1.RunFunctionRequest:
+def req(
+    x: Obj, observed: dict[str, Obj] | None = None, secret: list[Obj] | None = None
+) -> fnv1.RunFunctionRequest:
     r = fnv1.RunFunctionRequest()
     r.observed.composite.resource.update(x)
     for k, v in (observed or {}).items():
@@ -72,7 +74,10 @@ def test_storage_grow_keeps_observed_claim_templates_and_says_how() -> None:
     assert vct["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert "status" not in vct
     msgs = warnings(rsp)
-    assert any("volumeClaimTemplates" in m and "10Gi -> 20Gi" in m and "kubectl patch pvc" in m for m in msgs), msgs
+    assert any(
+        "volumeClaimTemplates" in m and "10Gi -> 20Gi" in m and "kubectl patch pvc" in m
+        for m in msgs
+    ), msgs
     c = cond(rsp, "ImmutableFieldsKept")
     assert c.status == fnv1.STATUS_CONDITION_TRUE and c.reason == "StorageResizeNeeded"
     assert "docs/operations.md#storage-resize" in c.message
@@ -98,7 +103,9 @@ def test_selector_and_service_name_are_kept() -> None:
     x = xr()
     observed = observed_from(x)
     observed["zone1-pooler-statefulset"]["spec"]["serviceName"] = "legacy-headless"
-    observed["zone1-multigateway-deployment"]["spec"]["selector"] = {"matchLabels": {"legacy": "yes"}}
+    observed["zone1-multigateway-deployment"]["spec"]["selector"] = {
+        "matchLabels": {"legacy": "yes"}
+    }
     rsp = run(req(x, observed))
     sts = resource.struct_to_dict(rsp.desired.resources["zone1-pooler-statefulset"].resource)
     dep = resource.struct_to_dict(rsp.desired.resources["zone1-multigateway-deployment"].resource)
@@ -142,14 +149,24 @@ def test_missing_password_secret_is_reported_and_pods_still_composed() -> None:
 
 
 def test_password_secret_without_key_is_reported() -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-pg"}, "data": {"pw": "eA=="}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "demo-pg"},
+        "data": {"pw": "eA=="},
+    }
     rsp = run(req(xr(), secret=[secret]))
     c = cond(rsp, "PasswordSecretReady")
     assert c.reason == "KeyNotFound" and "keys: pw" in c.message
 
 
 def test_password_secret_found() -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-pg"}, "data": {"password": "eA=="}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "demo-pg"},
+        "data": {"password": "eA=="},
+    }
     rsp = run(req(xr(), secret=[secret]))
     assert cond(rsp, "PasswordSecretReady").status == fnv1.STATUS_CONDITION_TRUE
     assert not warnings(rsp)

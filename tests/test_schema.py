@@ -17,7 +17,15 @@ K8S_VERSION = "1.37.0"
 CROSSPLANE_KINDS = {"Usage"}
 
 CASES = [(p.name, load(p)) for p in VALID_EXAMPLES] + [
-    ("all-optional-objects", xr(networkPolicy={"enabled": True}, multigateway={"autoscaling": {"enabled": True}}, multipooler={"autoscaling": {"enabled": True}}, multiorch={"autoscaling": {"enabled": True}})),
+    (
+        "all-optional-objects",
+        xr(
+            networkPolicy={"enabled": True},
+            multigateway={"autoscaling": {"enabled": True}},
+            multipooler={"autoscaling": {"enabled": True}},
+            multiorch={"autoscaling": {"enabled": True}},
+        ),
+    ),
 ]
 
 
@@ -56,7 +64,10 @@ def test_cached_validator_agrees() -> None:
     from tests import k8s_schema
 
     objs = build(resolve(xr()))
-    good = {**objs["etcd-service"], "metadata": {**objs["etcd-service"]["metadata"], "namespace": "d"}}
+    good = {
+        **objs["etcd-service"],
+        "metadata": {**objs["etcd-service"]["metadata"], "namespace": "d"},
+    }
     k8s_schema.validate(good)
     kubernetes_validate.validate(good, K8S_VERSION, strict=True)
     bad = {**good, "spec": {**good["spec"], "bogusField": 1}}

@@ -43,7 +43,11 @@ def test_coming_up_says_what_is_missing() -> None:
     rsp = run(req(load(EXAMPLES / "minimal.yaml"), observed(COMING_UP)))
     s = status(rsp)
     assert s["phase"] == "Progressing"
-    assert s["cells"]["zone1"]["multipooler"] == {"replicas": 2.0, "readyReplicas": 1.0, "ready": False}
+    assert s["cells"]["zone1"]["multipooler"] == {
+        "replicas": 2.0,
+        "readyReplicas": 1.0,
+        "ready": False,
+    }
     assert s["etcd"]["ready"] is True
     assert "topology-job (not complete yet)" in s["message"]
     assert rsp.meta.ttl.seconds == 10
@@ -62,13 +66,22 @@ def test_degraded_when_something_ready_is_lost() -> None:
     s = status(rsp)
     assert s["phase"] == "Degraded"
     assert "zone1/multipooler was ready" in s["message"]
-    assert any("Healthy -> Degraded" in r.message for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING)
+    assert any(
+        "Healthy -> Degraded" in r.message
+        for r in rsp.results
+        if r.severity == fnv1.SEVERITY_WARNING
+    )
 
 
 def test_degraded_on_stuck_rollout() -> None:
     obs = observed(HEALTHY)
     obs["zone1-multigateway-deployment"]["status"]["conditions"].append(
-        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "crash looping"}
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "crash looping",
+        }
     )
     obs["zone1-multigateway-deployment"]["status"]["availableReplicas"] = 0
     s = status(run(req(load(EXAMPLES / "minimal.yaml"), obs)))
@@ -102,4 +115,7 @@ def test_render_coming_up() -> None:
     assert ready["status"] == "False"
     assert xr["status"]["phase"] == "Progressing"
     comp = next(c for c in xr["status"]["conditions"] if c["type"] == "ComponentsReady")
-    assert comp["status"] == "False" and "zone1-multigateway-deployment (0/2 available" in comp["message"]
+    assert (
+        comp["status"] == "False"
+        and "zone1-multigateway-deployment (0/2 available" in comp["message"]
+    )

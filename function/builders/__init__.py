@@ -23,6 +23,10 @@ def build(c: Cluster) -> dict[str, Obj]:
         for cell in c.cell_names:
             pooler = ("StatefulSet", multipooler.statefulset_name(c, cell))
             orch = ("Deployment", stateless.deployment_name(c, "multiorch", cell))
-            out[f"{cell}-pooler-usage"] = shared.usage(c, f"{cell}-pooler-uses-etcd", etcd_sts, pooler)
-            out[f"{cell}-multiorch-usage"] = shared.usage(c, f"{cell}-orch-uses-etcd", etcd_sts, orch)
+            out[f"{cell}-pooler-usage"] = shared.usage(
+                c, f"{cell}-pooler-uses-etcd", etcd_sts, pooler
+            )
+            out[f"{cell}-multiorch-usage"] = shared.usage(
+                c, f"{cell}-orch-uses-etcd", etcd_sts, orch
+            )
     return out

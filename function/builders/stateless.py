@@ -123,7 +123,9 @@ def build(c: Cluster) -> dict[str, Obj]:
         for component in ("multigateway", "multiorch"):
             spec: Multigateway | Multiorch = getattr(c.spec, component)
             name = deployment_name(c, component, cell.name)
-            out[f"{cell.name}-{component}-deployment"] = deployment(c, component, cell.name, cell.zone)
+            out[f"{cell.name}-{component}-deployment"] = deployment(
+                c, component, cell.name, cell.zone
+            )
             if spec.autoscaling.enabled:
                 out[f"{cell.name}-{component}-hpa"] = k.hpa(
                     c, name, "Deployment", component, cell.name, spec.autoscaling

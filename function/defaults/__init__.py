@@ -1,1 +1,1 @@
-"""Tables: everything that mirrors upstream (flags, ports, images, paths) or is a built-in default."""
+"""Tables: what mirrors upstream (flags, ports, images, paths) and the built-in defaults."""
