@@ -81,7 +81,6 @@ FLAGS: Final = {
         "http_port": "--http-port",
         "pg_port": "--pg-port",
         "pg_listen_addresses": "--pg-listen-addresses",
-        "grpc_socket_file": "--grpc-socket-file",
         "log_level": "--log-level",
     },
     "createclustermetadata": {
@@ -106,3 +105,56 @@ DURABILITY_POLICIES: Final = ("AT_LEAST_2", "MULTI_CELL_AT_LEAST_2")
 
 #: Log levels every Multigres server accepts.
 LOG_LEVELS: Final = ("debug", "info", "warn", "error")
+
+#: Where each flag above is registered, at MULTIGRES_COMMIT (docs/flags.md is generated
+#: from this table; paths are in github.com/multigres/multigres).
+SOURCES: Final = {
+    "common": {
+        "http_port": "go/common/servenv/servenv.go:396",
+        "grpc_port": "go/common/servenv/grpc_server.go:223",
+        "hostname": "go/common/servenv/servenv.go:398",
+        "log_level": "go/common/servenv/logging.go:129",
+        "topo_addresses": "go/common/topoclient/store.go:352",
+        "topo_root": "go/common/topoclient/store.go:353",
+        "cell": "go/services/{multigateway/init.go:261, multiorch/config/config.go:173, "
+        "multipooler/init.go:127}",
+        "service_id": "go/services/{multigateway/init.go, multiorch/config/config.go, "
+        "multipooler/init.go}",
+    },
+    "multigateway": {"pg_port": "go/services/multigateway/init.go:261-276"},
+    "multiorch": {"watch_targets": "go/services/multiorch/config/config.go:96-125,173-233"},
+    "multipooler": {
+        "database": "go/services/multipooler/init.go:127-225 (required: :385)",
+        "table_group": "go/services/multipooler/init.go:127-225 (required: :398)",
+        "shard": "go/services/multipooler/init.go:127-225 (required: :402)",
+        "pgctld_addr": "go/services/multipooler/init.go:127-225 (default localhost:15200)",
+        "pooler_dir": "go/services/multipooler/init.go:127-225",
+        "socket_file": "go/services/multipooler/init.go:127-225",
+        "pg_port": "go/services/multipooler/init.go:127-225",
+    },
+    "pgctld": {
+        "pooler_dir": "go/cmd/pgctld/command/root.go:80-230 (required: :282)",
+        "grpc_port": "go/cmd/pgctld/command/server.go:70-114",
+        "http_port": "go/cmd/pgctld/command/server.go:70-114",
+        "pg_port": "go/cmd/pgctld/command/root.go:80-230",
+        "pg_listen_addresses": "go/cmd/pgctld/command/root.go:80-230",
+        "log_level": "go/common/servenv/logging.go:129",
+    },
+    "createclustermetadata": {
+        "topo_address": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
+        "topo_root": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
+        "cells": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
+        "durability_policy": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48; "
+        "values: go/common/consensus/durability.go:31-39",
+        "backup_location": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
+    },
+}
+
+#: Environment variables, with the file that reads them.
+ENV_SOURCES: Final = {
+    "PGDATA": "go/cmd/pgctld/command/root.go:286; go/services/multipooler/init.go:406",
+    "POSTGRES_USER": "go/cmd/pgctld/command/root.go:80-230",
+    "POSTGRES_PASSWORD_FILE": "go/cmd/pgctld/command/root.go:406; "
+    "go/services/multipooler/internal/connpoolmanager/config.go:425-471",
+    "POSTGRES_INITDB_ARGS": "go/cmd/pgctld/command/root.go:80-230",
+}
