@@ -170,7 +170,7 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         """Call the wrapped runner unless the caller's deadline has already passed."""
         remaining = context.time_remaining()
         if remaining is None:
-            return await self._wrapped.RunFunction(req, context)
+            return await self._invoke(req, context)
         if remaining <= 0:
             await context.abort(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -178,12 +178,18 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
             )
         try:
             async with asyncio.timeout(remaining) as timeout:
-                return await self._wrapped.RunFunction(req, context)
+                return await self._invoke(req, context)
         except TimeoutError:
             if not timeout.expired():
                 raise
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
             raise  # unreachable: abort raises
+
+    async def _invoke(
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
+    ) -> fnv1.RunFunctionResponse:
+        rsp: fnv1.RunFunctionResponse = await self._wrapped.RunFunction(req, context)
+        return rsp
 
     def _record(
         self,
@@ -363,6 +369,7 @@ class FunctionServer:
         reflection.enable_server_reflection(SERVICE_NAMES, server)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
 
+        port: int
         if self.options.credentials is None:
             port = server.add_insecure_port(self.options.address)
         else:
