@@ -350,6 +350,19 @@ def _tail(path: Path, n: int = 40) -> str:
         return "(no log)"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: kill it when pytest dies (even by SIGKILL), so a killed
+    test run leaves no etcd or kube-apiserver behind. SIGKILL, not SIGTERM: an orphaned
+    kube-apiserver whose etcd is gone hangs in graceful shutdown. Linux only."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except Exception:
+        pass
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -390,7 +403,12 @@ class ControlPlane:
         log = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115 - closed by the child's exit
         try:
             return subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.dir,
+                preexec_fn=_die_with_parent,
             )
         finally:
             log.close()

@@ -10,6 +10,7 @@ transcription of Crossplane v2.2.4 internal/xcrd) and installed. Then:
 
 examples/invalid/*.yaml format (comment lines at the top):
     # expect: <substring of the API server's error message>
+    # expect-field: <field path>  (optional: the server names it, or a parent of it)
     # rejected-by: function      (optional: the schema can not express the rule; then
     #                             function.fn.desired_objects must raise SpecError
     #                             whose "field: reason" contains the substring)
@@ -233,7 +234,7 @@ def _header(path: Path) -> dict[str, str]:
                 break
             continue
         body = line.lstrip("#").strip()
-        for key in ("expect", "rejected-by"):
+        for key in ("expect-field", "expect", "rejected-by"):
             if body.lower().startswith(key + ":"):
                 head[key] = body.split(":", 1)[1].strip()
     return head
@@ -271,6 +272,17 @@ def test_invalid_example_rejected(kube: Kube, xr_crd: Obj, namespace: str, path:
     # 422 Invalid (schema, CEL), or 400 BadRequest (strict decoding: unknown field)
     assert err.value.status in (400, 422), err.value
     assert expect in err.value.message, f"expected {expect!r} in: {err.value.message}"
+    field = head.get("expect-field")
+    if field:
+        # The server names the field, or (a CEL rule on a parent without `fieldPath`)
+        # a parent of it: `<path>: <detail>`, `unknown field "<path>"`, or `<nil>: ` for
+        # a rule at the root.
+        parts = field.split(".")
+        paths = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+        shapes = [f"{p}: " for p in [*paths, "<nil>"]] + [f'"{field}"']
+        assert any(s in err.value.message for s in shapes), (
+            f"expected field {field!r} (or a parent) in: {err.value.message}"
+        )
 
 
 # -- CEL transition rules ----------------------------------------------------------------
