@@ -366,6 +366,7 @@ _SPEC_RULES: JsonDict = {
             "self.postgres.durabilityPolicy != 'MULTI_CELL_AT_LEAST_2' || "
             "(has(self.cells) && self.cells.size() >= 2)",
             "message": "durabilityPolicy MULTI_CELL_AT_LEAST_2 needs at least 2 cells",
+            "fieldPath": ".postgres.durabilityPolicy",
         },
     ]
 }

@@ -146,6 +146,7 @@ def xrd() -> Schema:
                             "x-kubernetes-validations": [
                                 {
                                     "rule": f"self.metadata.name.size() <= {MAX_XR_NAME}",
+                                    "fieldPath": ".metadata.name",
                                     "message": f"metadata.name must be at most {MAX_XR_NAME} "
                                     "characters so every generated name fits its limit",
                                 }
@@ -172,6 +173,8 @@ def _strip_defaults(s: Schema) -> None:
 def input_crd() -> Schema:
     schema = openapi(Input)
     schema["properties"]["metadata"] = {"type": "object"}
+    for top in ("apiVersion", "kind"):  # the API server forbids defaults on these
+        schema["properties"][top].pop("default", None)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

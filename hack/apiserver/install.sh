@@ -119,6 +119,23 @@ else
   rm -f "${BINDIR}"/.xcrd-dump-* && touch "${XCRD_STAMP}"
 fi
 
+# Crossplane's own CRDs (XRD, Composition, Usage) for the tests, taken from the same
+# module in the Go module cache rather than committed: they are upstream data.
+CRDS="${BINDIR}/crossplane-crds"
+if [[ ! -f "${CRDS}/.${CROSSPLANE_XCRD_VERSION}" ]]; then
+  mod="github.com/crossplane/crossplane/v2"
+  src="$(cd "${HERE}" && GOFLAGS= go mod download -json "${mod}@${CROSSPLANE_XCRD_VERSION}" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "${src}/cluster/crds" ]] || { log "error: no cluster/crds in ${mod}@${CROSSPLANE_XCRD_VERSION}"; exit 1; }
+  rm -rf "${CRDS}" && mkdir -p "${CRDS}"
+  for f in apiextensions.crossplane.io_compositeresourcedefinitions.yaml \
+           apiextensions.crossplane.io_compositions.yaml protection.crossplane.io_usages.yaml; do
+    cp "${src}/cluster/crds/${f}" "${CRDS}/${f}" && chmod u+w "${CRDS}/${f}"
+  done
+  touch "${CRDS}/.${CROSSPLANE_XCRD_VERSION}"
+  log "crossplane ${CROSSPLANE_XCRD_VERSION} CRDs copied to ${CRDS}"
+fi
+
 log "binaries ready in ${BINDIR} ($(( $(date +%s) - total_start ))s)"
 [[ "${PRINT_BINDIR}" == 1 ]] && echo "${BINDIR}"
 exit 0

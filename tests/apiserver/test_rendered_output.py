@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from apiserver_harness import Kube
+from apiserver_harness import ControlPlane, Kube
 from rendered import (
     admit_pods,
     apply_all,
@@ -29,16 +28,18 @@ from rendered import (
     render,
 )
 
-USAGE_CRD = Path(__file__).parent / "data" / "protection.crossplane.io_usages.yaml"
-
 XRS = example_xrs() + generated_xrs()
 Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def usage_crd(kube: Kube) -> None:
-    """Crossplane's own Usage CRD (v2.2.4), so rendered Usages meet its real schema."""
-    kube.install_crd(yaml.safe_load(USAGE_CRD.read_text()))
+def usage_crd(kube: Kube, control_plane: ControlPlane) -> None:
+    """Crossplane's own Usage CRD, so rendered Usages meet its real schema.
+
+    hack/apiserver/install.sh copies it from the crossplane module in the Go module cache.
+    """
+    crd = control_plane.bindir / "crossplane-crds" / "protection.crossplane.io_usages.yaml"
+    kube.install_crd(yaml.safe_load(crd.read_text()))
 
 
 def test_examples_found() -> None:

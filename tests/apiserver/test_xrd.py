@@ -32,7 +32,6 @@ from apiserver_harness import ApiError, ControlPlane, Kube
 from rendered import EXAMPLES, ROOT, example_xrs, render
 from xrd_to_crd import for_composite_resource
 
-DATA = Path(__file__).parent / "data"
 XRD = ROOT / "apis" / "definition.yaml"
 INVALID = sorted((EXAMPLES / "invalid").glob("*.yaml"))
 Obj = dict[str, Any]
@@ -168,12 +167,14 @@ def test_converter_matches_crossplane(
 
 # -- Crossplane's own CRDs accept what apis/ and package/ ship --------------------------
 @pytest.fixture(scope="module")
-def crossplane_crds(kube: Kube) -> None:
+def crossplane_crds(kube: Kube, control_plane: ControlPlane) -> None:
+    """Crossplane's own XRD and Composition CRDs, from the Go module cache (install.sh)."""
+    crds = control_plane.bindir / "crossplane-crds"
     for name in (
         "apiextensions.crossplane.io_compositeresourcedefinitions.yaml",
         "apiextensions.crossplane.io_compositions.yaml",
     ):
-        kube.install_crd(yaml.safe_load((DATA / name).read_text()))
+        kube.install_crd(yaml.safe_load((crds / name).read_text()))
 
 
 def test_xrd_accepted_by_crossplane(kube: Kube, crossplane_crds: None) -> None:
