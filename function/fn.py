@@ -8,6 +8,8 @@ Invalid input gives one Fatal result naming the field, and nothing is composed.
 from __future__ import annotations
 
 import datetime
+import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,27 @@ def _value(v: struct_pb2.Value) -> Any:
     return None
 
 
+def observed_view(s: struct_pb2.Struct) -> Obj:
+    """The parts of an observed object readiness and the safety guard read.
+
+    Skips `spec.template` (the bulk of a workload, and of the request) and
+    `metadata.managedFields`, which nothing here looks at.
+    """
+    out: Obj = {}
+    for k, v in s.fields.items():
+        if k == "spec" and v.WhichOneof("kind") == "struct_value":
+            out[k] = {
+                sk: _value(sv) for sk, sv in v.struct_value.fields.items() if sk != "template"
+            }
+        elif k == "metadata" and v.WhichOneof("kind") == "struct_value":
+            out[k] = {
+                mk: _value(mv) for mk, mv in v.struct_value.fields.items() if mk != "managedFields"
+            }
+        else:
+            out[k] = _value(v)
+    return out
+
+
 @dataclass(slots=True)
 class Composed:
     """What one call decided, before it is written into a response."""
@@ -79,20 +102,84 @@ def _hpa_wants(desired: dict[str, Obj], observed: dict[str, Obj]) -> dict[str, i
     return wants
 
 
+@dataclass(frozen=True, slots=True)
+class Built:
+    """Resolve + build output for one (XR identity, spec, input): never mutated once made."""
+
+    cluster: Cluster
+    objects: dict[str, Obj]
+    blobs: dict[str, bytes]  # each object as serialized Struct, for a fast response write
+
+
+def _serialize(cluster: Cluster, objects: dict[str, Obj]) -> Built:
+    """Serialize every built object once, for cheap writes on later cache hits."""
+    blobs = {}
+    for key, obj in objects.items():
+        s = struct_pb2.Struct()
+        s.update(obj)
+        blobs[key] = s.SerializeToString()
+    return Built(cluster, objects, blobs)
+
+
+class BuildCache:
+    """A small LRU of `Built`, keyed by the exact bytes of what resolve reads.
+
+    Crossplane re-runs the function for every reconcile of every XR, almost always with
+    an unchanged spec: a hit skips validation, building and Struct conversion. Bounded
+    (FUNCTION_MULTIGRES_BUILD_CACHE, default 64 entries; 0 disables) to keep memory flat.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[bytes, Built] = OrderedDict()
+
+    @staticmethod
+    def key(req: fnv1.RunFunctionRequest) -> bytes:
+        xr = req.observed.composite.resource.fields
+        meta = xr["metadata"].struct_value.fields if "metadata" in xr else {}
+        name = meta["name"].string_value if "name" in meta else ""
+        namespace = meta["namespace"].string_value if "namespace" in meta else ""
+        spec = xr["spec"].SerializeToString(deterministic=True) if "spec" in xr else b""
+        inp = req.input.SerializeToString(deterministic=True) if req.HasField("input") else b""
+        return b"\0".join((name.encode(), namespace.encode(), spec, inp))
+
+    def get(self, key: bytes) -> Built | None:
+        hit = self._entries.get(key)
+        if hit is not None:
+            self._entries.move_to_end(key)
+        return hit
+
+    def put(self, key: bytes, built: Built) -> None:
+        if self.size <= 0:
+            return
+        self._entries[key] = built
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+CACHE = BuildCache(int(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE", "64")))
+
+
 def compose(
     xr: Obj,
     raw_input: Obj | None = None,
     observed: dict[str, Obj] | None = None,
     secret: tuple[bool, list[Obj]] | None = None,
+    built: Built | None = None,
 ) -> Composed:
     """Pure core of RunFunction. `secret` is (resolved?, items) of the password requirement."""
     observed = observed or {}
-    with tracer.start_as_current_span("parse"):
-        cluster = resolve(xr, raw_input)
+    if built is None:
+        with tracer.start_as_current_span("parse"):
+            cluster = resolve(xr, raw_input)
+        with tracer.start_as_current_span("build"):
+            objects = build(cluster)
+    else:
+        cluster, objects = built.cluster, dict(built.objects)
     span = trace.get_current_span()
     span.set_attribute("multigres.cells", len(cluster.spec.cells))
-    with tracer.start_as_current_span("build"):
-        objects = build(cluster)
+    with tracer.start_as_current_span("guard"):
         kept = safety.guard(objects, observed)
     with tracer.start_as_current_span("status"):
         wants = _hpa_wants(objects, observed)
@@ -167,25 +254,34 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     span.set_attribute("multigres.xr.namespace", str(meta.get("namespace", "")))
     span.set_attribute("multigres.xr.generation", int(meta.get("generation") or 0))
     raw_input = to_dict(req.input) if req.HasField("input") else None
-    observed = {k: to_dict(r.resource) for k, r in req.observed.resources.items()}
+    observed = {k: observed_view(r.resource) for k, r in req.observed.resources.items()}
     secret = None
     if PASSWORD_REQUIREMENT in req.required_resources:
         items = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]
         secret = (True, items)
     try:
-        composed = compose(xr, raw_input, observed, secret)
+        key = CACHE.key(req)
+        built = CACHE.get(key)
+        span.set_attribute("multigres.build_cache_hit", built is not None)
+        if built is None:
+            with tracer.start_as_current_span("parse"):
+                cluster = resolve(xr, raw_input)
+            with tracer.start_as_current_span("build"):
+                built = _serialize(cluster, build(cluster))
+            CACHE.put(key, built)
+        composed = compose(xr, raw_input, observed, secret, built)
     except SpecError as e:
         response.fatal(rsp, f"invalid XMultigres: {e.field}: {e.reason}")
         span.set_attribute("multigres.result_severity", "fatal")
         span.set_attribute("multigres.composed_objects", 0)
         return rsp
-    write(rsp, composed)
+    write(rsp, composed, built)
     span.set_attribute("multigres.composed_objects", len(composed.objects))
     span.set_attribute("multigres.result_severity", "warning" if composed.warnings else "normal")
     return rsp
 
 
-def write(rsp: fnv1.RunFunctionResponse, composed: Composed) -> None:
+def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None = None) -> None:
     """Write desired objects, readiness, status, conditions and events into `rsp`."""
     c = composed.cluster
     ref = c.spec.postgres.password_secret_ref
@@ -194,7 +290,10 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed) -> None:
     )
     for key, obj in composed.objects.items():
         r = rsp.desired.resources[key]
-        r.resource.update(obj)
+        if built is not None and built.objects.get(key) is obj:
+            r.resource.MergeFromString(built.blobs[key])  # unchanged: pre-serialized
+        else:
+            r.resource.update(obj)
         ok, _ = composed.verdicts[key]
         r.ready = fnv1.READY_TRUE if ok else fnv1.READY_FALSE
     resource.update(rsp.desired.composite, {"status": composed.report.status})

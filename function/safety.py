@@ -112,17 +112,25 @@ def _clean_vcts(vcts: list[Obj]) -> list[Obj]:
 
 
 def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
-    """Keep observed values for immutable fields in `desired` (in place); list what was kept."""
+    """Keep observed values for immutable fields; list what was kept.
+
+    Copy-on-write: a changed object is replaced in `desired` by a modified deep copy,
+    so the built objects themselves (which fn.py caches) are never mutated.
+    """
     kept: list[Kept] = []
-    for key, obj in desired.items():
+    for key, obj in list(desired.items()):
         have = observed.get(key)
         rules = IMMUTABLE.get(obj["kind"])
         if not have or not rules:
             continue
+        copied = False
         for path in rules:
             want, was = _get(obj, path), _get(have, path)
             if not _differs(obj["kind"], path, want, was):
                 continue
+            if not copied:
+                obj = desired[key] = copy.deepcopy(obj)
+                copied = True
             value = _clean_vcts(was) if path[-1] == "volumeClaimTemplates" else copy.deepcopy(was)
             _set(obj, path, value)
             kept.append(
@@ -138,6 +146,7 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
         path = ("spec", "resources", "requests", "storage")
         want, was = _get(obj, path), _get(have, path)
         if want is not None and was is not None and quantity(want) < quantity(was):
+            obj = desired[key] = copy.deepcopy(obj)
             _set(obj, path, was)
             kept.append(
                 Kept(

@@ -185,3 +185,36 @@ def test_compose_is_pure() -> None:
     a = compose(x).objects
     assert x == snapshot
     assert compose(x).objects == a
+
+
+def test_kept_fields_never_leak_into_the_build_cache() -> None:
+    """The guard copies before it changes: a cached build must stay the spec's own."""
+    from function import fn
+
+    before = xr(multipooler={"storage": {"size": "10Gi"}})
+    after = xr(multipooler={"storage": {"size": "20Gi"}})
+    run(req(after))  # warm the cache with the spec's objects
+    kept = run(req(after, observed_from(before)))
+    fresh = run(req(after))
+    size = lambda rsp: resource.struct_to_dict(  # noqa: E731
+        rsp.desired.resources["zone1-pooler-statefulset"].resource
+    )["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+    assert size(kept) == "10Gi" and size(fresh) == "20Gi"
+    assert fn.CACHE.get(fn.BuildCache.key(req(after))) is not None
+
+
+def test_cache_does_not_change_answers() -> None:
+    from function import fn
+
+    x = xr(cells=[{"name": "a"}, {"name": "b"}])
+    observed = observed_from(x)
+    size = fn.CACHE.size
+    try:
+        fn.CACHE.size = 0
+        cold = run(req(x, observed)).SerializeToString(deterministic=True)
+        fn.CACHE.size = 8
+        run(req(x, observed))
+        warm = run(req(x, observed)).SerializeToString(deterministic=True)
+    finally:
+        fn.CACHE.size = size
+    assert cold == warm
