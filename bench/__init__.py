@@ -1,0 +1,1 @@
+"""Benchmark harness: ours vs the floor vs a peer (see docs/benchmarks.md)."""

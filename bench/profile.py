@@ -1,0 +1,308 @@
+"""Where our function spends its time on the reference request, and what the prototypes gain.
+
+    python bench/profile.py [--seconds 3] [--size reference] [--out bench/results/profile.txt]
+
+1. phases: each part of fn.run timed on its own (thread CPU time, so other load on the
+   machine inflates it less than wall time);
+2. pyinstrument: the call tree of fn.run, and the functions with the most self time;
+3. the per-call cost of the gRPC servicer wrapper (span, metrics, one log line);
+4. bench/prototypes.py: fn.run with each proposed change, checked to give a byte-identical
+   response, timed the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import prototypes, workload  # noqa: E402
+
+#: Prototype combinations measured (see bench/prototypes.py).
+VARIANTS: list[tuple[str, ...]] = [
+    (),
+    ("encode",),
+    ("fast",),
+    ("fast", "lean"),
+    ("fast", "allow"),
+    ("cache",),
+    ("fast", "lean", "cache"),
+    ("fast", "allow", "cache"),
+]
+
+#: prototypes.patch_current variants, applied to fn.run as it is now.
+PATCH_VARIANTS: list[tuple[str, ...]] = [(), ("fast",), ("allow",), ("fast", "allow")]
+
+
+def per_call_ms(fn: Callable[[], Any], seconds: float) -> float:
+    """Median thread-CPU milliseconds per call over 5 batches filling `seconds`."""
+    fn()
+    samples = []
+    for _ in range(5):
+        t0, n = time.thread_time(), 0
+        while time.thread_time() - t0 < seconds / 5 or n == 0:
+            fn()
+            n += 1
+        samples.append((time.thread_time() - t0) / n * 1000)
+    return round(statistics.median(samples), 4)
+
+
+def phases(req: Any, seconds: float) -> dict[str, float]:
+    from crossplane.function import response
+    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+    import function.fn as fn
+    from function.builders import build
+    from function.resolve import resolve
+
+    xr = fn.to_dict(req.observed.composite.resource)
+    observed = {k: fn.to_dict(r.resource) for k, r in req.observed.resources.items()}
+    secret = None
+    if fn.PASSWORD_REQUIREMENT in req.required_resources:
+        items = req.required_resources[fn.PASSWORD_REQUIREMENT].items
+        secret = (True, [fn.to_dict(i.resource) for i in items])
+    composed = fn.compose(xr, None, observed, secret)
+    cluster = resolve(xr)
+    rsp = fn.run(req)
+    s = seconds / 10
+    view = getattr(fn, "observed_view", fn.to_dict)
+
+    def write() -> None:
+        fn.write(fnv1.RunFunctionResponse(), composed)
+
+    return {
+        "run (whole call)": per_call_ms(lambda: fn.run(req), s),
+        "to_dict(observed composed resources)": per_call_ms(
+            lambda: {k: fn.to_dict(r.resource) for k, r in req.observed.resources.items()}, s
+        ),
+        "to_dict(observed XR)": per_call_ms(lambda: fn.to_dict(req.observed.composite.resource), s),
+        "observed_view(observed composed resources)": per_call_ms(
+            lambda: {k: view(r.resource) for k, r in req.observed.resources.items()}, s
+        ),
+        "compose (resolve + build + guard + readiness + status)": per_call_ms(
+            lambda: fn.compose(xr, None, observed, secret), s
+        ),
+        "  resolve (pydantic validation)": per_call_ms(lambda: resolve(xr), s),
+        "  build (desired manifests)": per_call_ms(lambda: build(cluster), s),
+        "write (Struct.update of every object + results)": per_call_ms(write, s),
+        "response.to": per_call_ms(lambda: response.to(req), s),
+        "(protobuf) serialize response": per_call_ms(rsp.SerializeToString, s),
+        "(protobuf) parse request": per_call_ms(
+            lambda: fnv1.RunFunctionRequest.FromString(req.SerializeToString()), s
+        ),
+    }
+
+
+def pyinstrument_profile(
+    req: Any, seconds: float, limit: int = 15
+) -> tuple[str, list[dict[str, Any]]]:
+    from pyinstrument import Profiler
+
+    import function.fn as fn
+
+    for _ in range(10):
+        fn.run(req)
+    prof = Profiler(interval=0.0005)
+    prof.start()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn.run(req)
+    prof.stop()
+    text = prof.output_text(unicode=False, color=False, show_all=False)
+    session = prof.last_session
+    assert session is not None
+    root = session.root_frame()
+    selfs: dict[tuple[str, str, int], float] = {}
+
+    def real(frame: Any) -> bool:
+        return not (frame.function or "").startswith("[")
+
+    def walk(frame: Any) -> None:
+        own = frame.time - sum(c.time for c in frame.children if real(c))
+        key = (frame.function or "?", frame.file_path_short or "?", frame.line_no or 0)
+        selfs[key] = selfs.get(key, 0.0) + own
+        for child in frame.children:
+            if real(child):
+                walk(child)
+
+    # Shares of fn.run's own time: start at every fn.run frame, not at this loop.
+    runs: list[Any] = []
+
+    def find(frame: Any) -> None:
+        if frame.function == "run" and (frame.file_path_short or "").endswith("fn.py"):
+            runs.append(frame)
+            return
+        for child in frame.children:
+            find(child)
+
+    if root is not None:
+        find(root)
+    for frame in runs:
+        walk(frame)
+    total = sum(f.time for f in runs)
+    top = sorted(selfs.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+    return text, [
+        {"function": f, "where": f"{path}:{line}", "self_share": round(t / total, 4)}
+        for (f, path, line), t in top
+        if total
+    ]
+
+
+def servicer_overhead(req: Any, seconds: float) -> dict[str, float]:
+    """Per-call cost of InstrumentedRunner (span, metrics, log line) around FunctionRunner."""
+    import function.fn as fn
+    from function import server, telemetry
+
+    class Ctx:
+        def time_remaining(self) -> float:
+            return 60.0
+
+        def invocation_metadata(self) -> tuple[()]:
+            return ()
+
+    bare = fn.FunctionRunner()
+    wrapped = server.InstrumentedRunner(bare, telemetry.new_metrics(process_collectors=False))
+    loop = asyncio.new_event_loop()
+    ctx = Ctx()
+    sink = io.StringIO()
+    telemetry.configure_logging(False)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            b = per_call_ms(lambda: loop.run_until_complete(bare.RunFunction(req, ctx)), seconds)  # type: ignore[arg-type]
+            w = per_call_ms(lambda: loop.run_until_complete(wrapped.RunFunction(req, ctx)), seconds)  # type: ignore[arg-type]
+    finally:
+        loop.close()
+    return {
+        "FunctionRunner": b,
+        "InstrumentedRunner(FunctionRunner)": w,
+        "overhead": round(w - b, 4),
+    }
+
+
+def prototype_gains(req: Any, seconds: float) -> list[dict[str, Any]]:
+    """prototypes.make_run variants: the run() of the commit the prototypes were written
+    against, with each change; speedups relative to that replica ("none")."""
+    import function.fn as fn
+
+    baseline = fn.run(req).SerializeToString(deterministic=True)
+    out = []
+    now_ms = per_call_ms(lambda: fn.run(req), seconds)
+    base_ms = None
+    for variant in VARIANTS:
+        run = prototypes.make_run(set(variant))
+        identical = run(req).SerializeToString(deterministic=True) == baseline
+        ms = per_call_ms(lambda run=run: run(req), seconds)
+        if not variant:
+            base_ms = ms
+        row: dict[str, Any] = {"variant": "+".join(variant) or "none (replica of old fn.run)"}
+        row["ms"] = ms
+        row["speedup"] = round(base_ms / ms, 2) if base_ms else None
+        row["identical_response"] = identical
+        if "cache" in variant:
+            prototypes.CACHE.entries.clear()
+            prototypes.CACHE.used = 0
+            cold = per_call_ms(
+                lambda run=run: (prototypes.CACHE.entries.clear(), run(req)), seconds / 2
+            )
+            row["ms_cache_miss"] = cold
+        out.append(row)
+    out.append(
+        {
+            "variant": "fn.run as it is now",
+            "ms": now_ms,
+            "speedup": round(base_ms / now_ms, 2) if base_ms else None,
+            "identical_response": True,
+        }
+    )
+    prototypes.CACHE.entries.clear()
+    prototypes.CACHE.used = 0
+    return out
+
+
+def _clear_fn_cache() -> None:
+    import function.fn as fn
+
+    cache = getattr(fn, "CACHE", None)
+    entries = getattr(cache, "_entries", None)
+    if entries is not None:
+        entries.clear()
+
+
+def patch_gains(req: Any, seconds: float) -> list[dict[str, Any]]:
+    """prototypes.patch_current variants on fn.run as it is now (hot and cold build cache)."""
+    import function.fn as fn
+
+    if not hasattr(fn, "observed_view"):
+        return []
+    baseline = fn.run(req).SerializeToString(deterministic=True)
+    out = []
+    base = None
+    for variant in PATCH_VARIANTS:
+        saved = prototypes.patch_current(set(variant))
+        try:
+            identical = fn.run(req).SerializeToString(deterministic=True) == baseline
+            hot = per_call_ms(lambda: fn.run(req), seconds)
+            cold = per_call_ms(lambda: (_clear_fn_cache(), fn.run(req)), seconds / 2)
+        finally:
+            prototypes.unpatch(saved)
+        if not variant:
+            base = (hot, cold)
+        out.append(
+            {
+                "variant": "+".join(variant) or "fn.run as it is now",
+                "ms_cache_hit": hot,
+                "ms_cache_miss": cold,
+                "speedup_hit": round(base[0] / hot, 2) if base else None,
+                "speedup_miss": round(base[1] / cold, 2) if base else None,
+                "identical_response": identical,
+            }
+        )
+    return out
+
+
+def run(seconds: float, out: Path | None, size: str = "reference") -> dict[str, Any]:
+    """Profile fn.run on `size`; write the report to `out`; return the summary."""
+    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+    req = fnv1.RunFunctionRequest.FromString(workload.build_requests(size)["ours"])
+    res: dict[str, Any] = {"size": size, "phases_ms": phases(req, seconds)}
+    text, top = pyinstrument_profile(req, seconds)
+    res["top_self_time"] = top
+    res["servicer_ms"] = servicer_overhead(req, seconds / 3)
+    res["prototypes"] = prototype_gains(req, seconds)
+    res["patches"] = patch_gains(req, seconds)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            f"# fn.run on the {size} request (bench/profile.py)\n\n"
+            + json.dumps({k: v for k, v in res.items()}, indent=2)
+            + "\n\n# pyinstrument call tree\n"
+            + text
+        )
+        res["report"] = str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out)
+    return res
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--size", default="reference")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "profile.txt")
+    a = p.parse_args()
+    res = run(a.seconds, a.out, a.size)
+    print(json.dumps({k: v for k, v in res.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

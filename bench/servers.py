@@ -1,0 +1,145 @@
+"""Start the three functions as real processes on loopback and read their /proc counters."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+PEER_BIN = ROOT / "bin" / "function-go-templating"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+#: ours, the floor and the peer; ours_proto is ours with bench/prototypes.py applied and
+#: floor_rsp the floor answering with a stored response as large as ours.
+FUNCTIONS = ("ours", "floor", "peer", "ours_proto", "floor_rsp")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def command(name: str, address: str, response: Path | None = None) -> list[str]:
+    """The command line that serves function `name` at `address` without TLS."""
+    if name == "ours":
+        exe = VENV_BIN / "function"
+        return [str(exe), "--insecure", "--address", address, "--metrics-address", ""]
+    if name == "ours_proto":
+        script = ROOT / "bench" / "patched_server.py"
+        return [
+            sys.executable,
+            str(script),
+            "--insecure",
+            "--address",
+            address,
+            "--metrics-address",
+            "",
+        ]
+    if name in ("floor", "floor_rsp"):
+        cmd = [sys.executable, str(ROOT / "bench" / "floor.py"), "--insecure", "--address", address]
+        if name == "floor_rsp":
+            if response is None:
+                raise ValueError("floor_rsp needs a response file")
+            cmd += ["--response", str(response)]
+        return cmd
+    if name == "peer":
+        return [str(PEER_BIN), "--insecure", "--address", address]
+    raise ValueError(name)
+
+
+def peer_missing_reason() -> str | None:
+    """Why the peer can't run here, or None when it can."""
+    if not PEER_BIN.exists():
+        return f"{PEER_BIN.relative_to(ROOT)} not built (run hack/install-peer.sh)"
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmHWM (peak RSS) and VmRSS of a process, in KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+@dataclass
+class Server:
+    name: str
+    address: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(server.address) as ch:
+        while True:
+            if server.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{server.name} exited with {server.proc.returncode}; log:\n"
+                    + server.log.read_text()[-2000:]
+                )
+            try:
+                grpc.channel_ready_future(ch).result(timeout=0.2)
+                return
+            except grpc.FutureTimeoutError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{server.name} not serving at {server.address}") from None
+
+
+@contextlib.contextmanager
+def serve(
+    name: str, logdir: Path, timeout: float = 30.0, response: Path | None = None
+) -> Iterator[Server]:
+    """Run function `name` for the duration of the block; it is stopped (SIGTERM) after."""
+    address = f"127.0.0.1:{free_port()}"
+    log = logdir / f"{name}-{address.rsplit(':', 1)[1]}.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "0"}
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    env.pop("OTEL_TRACES_EXPORTER", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command(name, address, response),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    server = Server(name, address, proc, log)
+    try:
+        _wait_ready(server, timeout)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
