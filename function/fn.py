@@ -8,6 +8,7 @@ Invalid input gives one Fatal result naming the field, and nothing is composed.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -37,41 +38,59 @@ Obj = dict[str, Any]
 
 def to_dict(s: struct_pb2.Struct) -> Obj:
     """Struct → dict without json_format's per-field reflection (numbers stay floats)."""
-    return {k: _value(v) for k, v in s.fields.items()}
+    f = s.fields
+    return {k: _value(f[k]) for k in f}  # keys, not .items(): upb's ItemsView is slow
 
 
 def _value(v: struct_pb2.Value) -> Any:
     kind = v.WhichOneof("kind")
-    if kind == "struct_value":
-        return {k: _value(x) for k, x in v.struct_value.fields.items()}
-    if kind == "list_value":
-        return [_value(x) for x in v.list_value.values]
     if kind == "string_value":
         return v.string_value
+    if kind == "struct_value":
+        f = v.struct_value.fields
+        return {k: _value(f[k]) for k in f}
     if kind == "number_value":
         return v.number_value
+    if kind == "list_value":
+        return [_value(x) for x in v.list_value.values]
     if kind == "bool_value":
         return v.bool_value
     return None
 
 
-def observed_view(s: struct_pb2.Struct) -> Obj:
-    """The parts of an observed object readiness and the safety guard read.
+#: The only parts of an observed object that readiness, status and the safety guard
+#: read (everything under `status` is kept). A test checks that answers are the same
+#: as with the whole object.
+OBSERVED_FIELDS = {
+    "metadata": frozenset({"generation", "name"}),
+    "spec": frozenset(
+        {
+            "replicas",
+            "selector",
+            "serviceName",
+            "podManagementPolicy",
+            "volumeClaimTemplates",
+            "accessModes",
+            "storageClassName",
+            "resources",
+            "type",
+        }
+    ),
+}
 
-    Skips `spec.template` (the bulk of a workload, and of the request) and
-    `metadata.managedFields`, which nothing here looks at.
-    """
+
+def observed_view(s: struct_pb2.Struct) -> Obj:
+    """An observed object reduced to OBSERVED_FIELDS: pod templates and managedFields,
+    the bulk of a request, are never converted."""
     out: Obj = {}
-    for k, v in s.fields.items():
-        if k == "spec" and v.WhichOneof("kind") == "struct_value":
-            out[k] = {
-                sk: _value(sv) for sk, sv in v.struct_value.fields.items() if sk != "template"
-            }
-        elif k == "metadata" and v.WhichOneof("kind") == "struct_value":
-            out[k] = {
-                mk: _value(mv) for mk, mv in v.struct_value.fields.items() if mk != "managedFields"
-            }
-        else:
+    fields = s.fields
+    for k in fields:
+        v = fields[k]
+        allow = OBSERVED_FIELDS.get(k)
+        if allow is not None and v.WhichOneof("kind") == "struct_value":
+            f = v.struct_value.fields
+            out[k] = {kk: _value(f[kk]) for kk in f if kk in allow}
+        elif k == "status":
             out[k] = _value(v)
     return out
 
@@ -111,54 +130,60 @@ class Built:
     blobs: dict[str, bytes]  # each object as serialized Struct, for a fast response write
 
 
-def _serialize(cluster: Cluster, objects: dict[str, Obj]) -> Built:
-    """Serialize every built object once, for cheap writes on later cache hits."""
-    blobs = {}
-    for key, obj in objects.items():
-        s = struct_pb2.Struct()
-        s.update(obj)
-        blobs[key] = s.SerializeToString()
-    return Built(cluster, objects, blobs)
-
-
 class BuildCache:
-    """A small LRU of `Built`, keyed by the exact bytes of what resolve reads.
+    """An LRU of `Built`, keyed by a digest of exactly what resolve reads.
 
-    Crossplane re-runs the function for every reconcile of every XR, almost always with
-    an unchanged spec: a hit skips validation, building and Struct conversion. Bounded
-    (FUNCTION_MULTIGRES_BUILD_CACHE, default 64 entries; 0 disables) to keep memory flat.
+    Crossplane re-runs the function on every reconcile of every XR, almost always with an
+    unchanged spec: a hit skips validation, building and Struct conversion. Bounded by the
+    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 8;
+    0 disables), so memory stays flat however many XRs one process serves.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[bytes, Built] = OrderedDict()
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._entries: OrderedDict[bytes, tuple[Built, int]] = OrderedDict()
 
     @staticmethod
     def key(req: fnv1.RunFunctionRequest) -> bytes:
         xr = req.observed.composite.resource.fields
         meta = xr["metadata"].struct_value.fields if "metadata" in xr else {}
-        name = meta["name"].string_value if "name" in meta else ""
-        namespace = meta["namespace"].string_value if "namespace" in meta else ""
-        spec = xr["spec"].SerializeToString(deterministic=True) if "spec" in xr else b""
-        inp = req.input.SerializeToString(deterministic=True) if req.HasField("input") else b""
-        return b"\0".join((name.encode(), namespace.encode(), spec, inp))
+        h = hashlib.blake2b(digest_size=32)
+        for part in (
+            (meta["name"].string_value if "name" in meta else "").encode(),
+            (meta["namespace"].string_value if "namespace" in meta else "").encode(),
+            xr["spec"].SerializeToString(deterministic=True) if "spec" in xr else b"",
+            req.input.SerializeToString(deterministic=True) if req.HasField("input") else b"",
+        ):
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part)
+        return h.digest()
 
     def get(self, key: bytes) -> Built | None:
         hit = self._entries.get(key)
-        if hit is not None:
-            self._entries.move_to_end(key)
-        return hit
+        if hit is None:
+            return None
+        self._entries.move_to_end(key)
+        return hit[0]
 
     def put(self, key: bytes, built: Built) -> None:
-        if self.size <= 0:
+        # The dicts cost a few times their wire size; count both, roughly.
+        cost = 4 * sum(len(b) for b in built.blobs.values()) + 1024
+        if cost > self.budget:
             return
-        self._entries[key] = built
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        if key in self._entries:
+            self.used -= self._entries.pop(key)[1]
+        self._entries[key] = (built, cost)
+        self.used += cost
+        while self.used > self.budget:
+            self.used -= self._entries.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.used = 0
 
 
-CACHE = BuildCache(int(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE", "64")))
+CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "8")) * 2**20))
 
 
 def compose(
@@ -262,13 +287,13 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     try:
         key = CACHE.key(req)
         built = CACHE.get(key)
-        span.set_attribute("multigres.build_cache_hit", built is not None)
+        hit = built is not None
+        span.set_attribute("multigres.build_cache_hit", hit)
         if built is None:
             with tracer.start_as_current_span("parse"):
                 cluster = resolve(xr, raw_input)
             with tracer.start_as_current_span("build"):
-                built = _serialize(cluster, build(cluster))
-            CACHE.put(key, built)
+                built = Built(cluster, build(cluster), {})
         composed = compose(xr, raw_input, observed, secret, built)
     except SpecError as e:
         response.fatal(rsp, f"invalid XMultigres: {e.field}: {e.reason}")
@@ -276,9 +301,23 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         span.set_attribute("multigres.composed_objects", 0)
         return rsp
     write(rsp, composed, built)
+    if not hit:
+        CACHE.put(key, _with_blobs(built, composed, req, rsp))
     span.set_attribute("multigres.composed_objects", len(composed.objects))
     span.set_attribute("multigres.result_severity", "warning" if composed.warnings else "normal")
     return rsp
+
+
+def _with_blobs(
+    built: Built, composed: Composed, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse
+) -> Built:
+    """`built` plus the wire bytes just written for each object that is purely ours."""
+    blobs = {
+        k: rsp.desired.resources[k].resource.SerializeToString()
+        for k, obj in built.objects.items()
+        if composed.objects.get(k) is obj and k not in req.desired.resources
+    }
+    return Built(built.cluster, built.objects, blobs)
 
 
 def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None = None) -> None:
@@ -290,8 +329,9 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
     )
     for key, obj in composed.objects.items():
         r = rsp.desired.resources[key]
-        if built is not None and built.objects.get(key) is obj:
-            r.resource.MergeFromString(built.blobs[key])  # unchanged: pre-serialized
+        blob = built.blobs.get(key) if built is not None else None
+        if blob is not None and built is not None and built.objects.get(key) is obj:
+            r.resource.MergeFromString(blob)  # unchanged since it was built: reuse its bytes
         else:
             r.resource.update(obj)
         ok, _ = composed.verdicts[key]

@@ -208,13 +208,63 @@ def test_cache_does_not_change_answers() -> None:
 
     x = xr(cells=[{"name": "a"}, {"name": "b"}])
     observed = observed_from(x)
-    size = fn.CACHE.size
+    budget = fn.CACHE.budget
     try:
-        fn.CACHE.size = 0
+        fn.CACHE.budget = 0
+        fn.CACHE.clear()
         cold = run(req(x, observed)).SerializeToString(deterministic=True)
-        fn.CACHE.size = 8
+        assert fn.CACHE.get(fn.BuildCache.key(req(x))) is None
+        fn.CACHE.budget = 2**20
         run(req(x, observed))
+        assert fn.CACHE.get(fn.BuildCache.key(req(x))) is not None
         warm = run(req(x, observed)).SerializeToString(deterministic=True)
     finally:
-        fn.CACHE.size = size
+        fn.CACHE.budget = budget
     assert cold == warm
+
+
+def test_cache_stays_within_its_budget() -> None:
+    from function import fn
+
+    cache = fn.BuildCache(300_000)
+    for i in range(20):
+        x = xr(name=f"c{i}")
+        r = req(x)
+        rsp = run(r)
+        built = fn.Built(
+            fn.resolve(x),
+            fn.desired_objects(x),
+            {k: v.resource.SerializeToString() for k, v in rsp.desired.resources.items()},
+        )
+        cache.put(fn.BuildCache.key(r), built)
+        assert cache.used <= 300_000
+    assert cache.get(fn.BuildCache.key(req(xr(name="c19")))) is not None
+    assert cache.get(fn.BuildCache.key(req(xr(name="c0")))) is None
+
+
+def test_observed_view_gives_the_same_answers_as_whole_objects() -> None:
+    """OBSERVED_FIELDS must hold every field readiness, status and the guard read."""
+    from function import fn
+
+    before = xr(multipooler={"storage": {"size": "10Gi"}}, backup={"storage": {"size": "50Gi"}})
+    after = xr(
+        multipooler={"storage": {"size": "20Gi"}},
+        backup={"storage": {"size": "5Gi"}},
+        multigateway={"service": {"type": "LoadBalancer"}},
+        multiorch={"autoscaling": {"enabled": True}},
+    )
+    observed = observed_from(before)
+    for o in observed.values():
+        o["metadata"]["generation"] = 2
+        o["status"] = {"observedGeneration": 2, "readyReplicas": 1, "replicas": 2, "phase": "Bound"}
+    observed["zone1-multiorch-hpa"] = {
+        "kind": "HorizontalPodAutoscaler",
+        "status": {"desiredReplicas": 3},
+    }
+    r = req(after, observed)
+    whole = {k: fn.to_dict(v.resource) for k, v in r.observed.resources.items()}
+    view = {k: fn.observed_view(v.resource) for k, v in r.observed.resources.items()}
+    x = fn.to_dict(r.observed.composite.resource)
+    a, b = fn.compose(x, None, whole), fn.compose(x, None, view)
+    assert a.objects == b.objects and a.verdicts == b.verdicts
+    assert a.report.status == b.report.status and a.warnings == b.warnings and a.warnings
