@@ -11,7 +11,7 @@ OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
 
-.PHONY: help venv crossplane render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
+.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -57,6 +57,9 @@ bench: venv ## full benchmark -> bench/results/full.json
 
 bench-quick: venv ## quick benchmark (< ~3 min) -> bench/results/quick.json
 	$(PY) bench/run.py --mode quick
+
+peer: ## build the benchmark peer (function-go-templating) from the Go module proxy, if it serves it
+	hack/install-peer.sh v0.12.2 $(BIN)
 
 xpkg: $(CROSSPLANE) ## build the Function package (needs runtime image tarball: RUNTIME_TAR=...)
 	$(CROSSPLANE) xpkg build --package-root=package --examples-root=examples \
