@@ -75,7 +75,7 @@ def _pgctld(c: Cluster) -> Obj:
             {"name": "backups", "mountPath": c.spec.backup.path},
             {"name": "tmp", "mountPath": PATHS["tmp"]},
         ],
-        **k.http_probes("pgctld-http", HEALTH["live"], HEALTH["live"], 600),
+        **k.http_probes("pgctld-http", HEALTH["ready"], HEALTH["live"], 600),
     }
 
 
