@@ -232,6 +232,11 @@ class Autoscaling(Model):
         return self
 
 
+class PoolerAutoscaling(Autoscaling):
+    min_replicas: int = Field(default=2, ge=1, le=32)
+    max_replicas: int = Field(default=4, ge=1, le=32)
+
+
 class Cell(Model):
     name: str = Field(
         min_length=1,
@@ -287,7 +292,12 @@ class Multigateway(Model):
 
 
 class Multiorch(Model):
-    replicas: int = Field(default=d.ORCH_REPLICAS, ge=0, le=16, description="Per cell.")
+    replicas: int = Field(
+        default=d.ORCH_REPLICAS,
+        ge=1,
+        le=16,
+        description="Per cell. At least 1: without multiorch nothing bootstraps or fails over.",
+    )
     resources: Resources = _resources("multiorch")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     scheduling: Scheduling | None = None
@@ -306,8 +316,8 @@ class Multipooler(Model):
     resources: PoolerResources = Field(
         default_factory=PoolerResources, json_schema_extra=NO_SCHEMA_DEFAULT
     )
-    autoscaling: Autoscaling = Field(
-        default_factory=Autoscaling,
+    autoscaling: PoolerAutoscaling = Field(
+        default_factory=PoolerAutoscaling,
         description="Opt-in. Scale-down removes the highest ordinal, which may be the primary.",
     )
     scheduling: Scheduling | None = None
@@ -324,7 +334,17 @@ class Backup(Model):
     existing_claim: str = Field(
         default="",
         max_length=253,
-        description="Use this PVC for backups instead of composing one.",
+        description="Use this PVC for backups instead of composing one. Fixed at creation: "
+        "switching would delete the composed backup volume.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self == oldSelf",
+                    "message": "backup.existingClaim can not change after creation: switching "
+                    "would delete the composed backup volume and its backups",
+                }
+            ]
+        },
     )
     storage: BackupStorage = Field(default_factory=BackupStorage)
 
@@ -356,8 +376,23 @@ _CELLS_RULES: JsonDict = {
             "rule": "oldSelf.all(o, self.exists(c, c.name == o.name))",
             "message": "cells are append-only: an existing cell can not be removed or renamed",
         },
+        {
+            "rule": "oldSelf.all(o, !self.exists(c, c.name == o.name) || self.exists(c, "
+            "c.name == o.name && has(c.zone) == has(o.zone) && "
+            "(!has(o.zone) || c.zone == o.zone)))",
+            "message": "a cell's zone can not change: its volumes live in that zone",
+        },
     ]
 }
+
+POOLER_COUNT_MESSAGE = (
+    "replicasPerCell x cells must be at least 2: every durability policy needs a standby "
+    "to bootstrap"
+)
+POOLER_AUTOSCALING_MESSAGE = (
+    "multipooler autoscaling minReplicas x cells must be at least 2: every durability policy "
+    "needs a standby"
+)
 
 _SPEC_RULES: JsonDict = {
     "x-kubernetes-validations": [
@@ -367,6 +402,21 @@ _SPEC_RULES: JsonDict = {
             "(has(self.cells) && self.cells.size() >= 2)",
             "message": "durabilityPolicy MULTI_CELL_AT_LEAST_2 needs at least 2 cells",
             "fieldPath": ".postgres.durabilityPolicy",
+        },
+        {
+            "rule": "!has(self.multipooler) || !has(self.multipooler.replicasPerCell) || "
+            "!has(self.cells) || self.multipooler.replicasPerCell * self.cells.size() >= 2",
+            "message": POOLER_COUNT_MESSAGE,
+            "fieldPath": ".multipooler.replicasPerCell",
+        },
+        {
+            "rule": "!has(self.multipooler) || !has(self.multipooler.autoscaling) || "
+            "!has(self.multipooler.autoscaling.enabled) || "
+            "!self.multipooler.autoscaling.enabled || "
+            "!has(self.multipooler.autoscaling.minReplicas) || !has(self.cells) || "
+            "self.multipooler.autoscaling.minReplicas * self.cells.size() >= 2",
+            "message": POOLER_AUTOSCALING_MESSAGE,
+            "fieldPath": ".multipooler.autoscaling.minReplicas",
         },
     ]
 }
@@ -423,6 +473,11 @@ class XMultigresSpec(Model):
                 "spec.postgres.durabilityPolicy",
                 "durabilityPolicy MULTI_CELL_AT_LEAST_2 needs at least 2 cells",
             )
+        pooler = self.multipooler
+        if pooler.replicas_per_cell * len(self.cells) < 2:
+            return SpecError("spec.multipooler.replicasPerCell", POOLER_COUNT_MESSAGE)
+        if pooler.autoscaling.enabled and pooler.autoscaling.min_replicas * len(self.cells) < 2:
+            return SpecError("spec.multipooler.autoscaling.minReplicas", POOLER_AUTOSCALING_MESSAGE)
         return None
 
 

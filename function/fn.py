@@ -62,7 +62,7 @@ def _value(v: struct_pb2.Value) -> Any:
 #: read (everything under `status` is kept). A test checks that answers are the same
 #: as with the whole object.
 OBSERVED_FIELDS = {
-    "metadata": frozenset({"generation", "name"}),
+    "metadata": frozenset({"generation", "name", "managedFields"}),
     "spec": frozenset(
         {
             "replicas",
@@ -79,6 +79,23 @@ OBSERVED_FIELDS = {
 }
 
 
+def _managed_replicas(v: struct_pb2.Value) -> list[Obj]:
+    """managedFields reduced to the entries that own spec.replicas (see safety.hold_replicas)."""
+    out: list[Obj] = []
+    for e in v.list_value.values:
+        f = e.struct_value.fields
+        fv1 = f["fieldsV1"].struct_value.fields if "fieldsV1" in f else {}
+        spec = fv1["f:spec"].struct_value.fields if "f:spec" in fv1 else {}
+        if "f:replicas" in spec:
+            out.append(
+                {
+                    "operation": f["operation"].string_value if "operation" in f else "",
+                    "fieldsV1": {"f:spec": {"f:replicas": {}}},
+                }
+            )
+    return out
+
+
 def observed_view(s: struct_pb2.Struct) -> Obj:
     """An observed object reduced to OBSERVED_FIELDS: pod templates and managedFields,
     the bulk of a request, are never converted."""
@@ -89,7 +106,11 @@ def observed_view(s: struct_pb2.Struct) -> Obj:
         allow = OBSERVED_FIELDS.get(k)
         if allow is not None and v.WhichOneof("kind") == "struct_value":
             f = v.struct_value.fields
-            out[k] = {kk: _value(f[kk]) for kk in f if kk in allow}
+            out[k] = {
+                kk: _managed_replicas(f[kk]) if kk == "managedFields" else _value(f[kk])
+                for kk in f
+                if kk in allow
+            }
         elif k == "status":
             out[k] = _value(v)
     return out
@@ -105,6 +126,14 @@ class Composed:
     report: Report
     warnings: list[str] = field(default_factory=list)
     conditions: list[Cond] = field(default_factory=list)
+
+
+def _want(obj: Obj, hpa: int | None) -> int | None:
+    """Replicas to judge a workload against: the HPA's count, else what we ask for."""
+    if hpa is not None:
+        return hpa
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return int(replicas) if replicas is not None else None
 
 
 def _hpa_wants(desired: dict[str, Obj], observed: dict[str, Obj]) -> dict[str, int | None]:
@@ -206,10 +235,11 @@ def compose(
     span.set_attribute("multigres.cells", len(cluster.spec.cells))
     with tracer.start_as_current_span("guard"):
         kept = safety.guard(objects, observed)
+        safety.hold_replicas(objects, observed)
     with tracer.start_as_current_span("status"):
         wants = _hpa_wants(objects, observed)
         verdicts = {
-            k: readiness.verdict(o["kind"], observed.get(k), wants.get(k))
+            k: readiness.verdict(o["kind"], observed.get(k), _want(o, wants.get(k)))
             for k, o in objects.items()
         }
         previous = (xr.get("status") or {}) if isinstance(xr.get("status"), dict) else {}
@@ -218,7 +248,11 @@ def compose(
         kept_cond, kept_warnings = kept_conditions(kept)
         composed = Composed(cluster, objects, verdicts, report)
         composed.conditions = [*report.conditions, kept_cond, _secret_condition(cluster, secret)]
-        composed.warnings = [*kept_warnings, *report.warnings, *_advice(cluster)]
+        composed.warnings = [
+            *kept_warnings,
+            *report.warnings,
+            *_advice(cluster, observed),
+        ]
         if composed.conditions[-1].status == "False" and secret is not None and secret[0]:
             composed.warnings.append(composed.conditions[-1].message)
     return composed
@@ -248,13 +282,35 @@ def _secret_condition(c: Cluster, secret: tuple[bool, list[Obj]] | None) -> Cond
     return Cond("PasswordSecretReady", "True", "Found", f"{where} found")
 
 
-def _advice(c: Cluster) -> list[str]:
-    """Warnings about valid but risky choices."""
+def _pods_not_ready(sts: Obj | None) -> bool:
+    """The StatefulSet has created pods that are not ready (as far as its status tells)."""
+    st = (sts or {}).get("status") or {}
+    return int(st.get("replicas") or 0) > int(st.get("readyReplicas") or 0)
+
+
+def _advice(c: Cluster, observed: dict[str, Obj]) -> list[str]:
+    """Warnings about valid but risky choices, and likely causes of a stall."""
     out = []
     if c.spec.multipooler.autoscaling.enabled:
         out.append(
             "multipooler autoscaling is on: scale-down removes the highest ordinal pod, "
             "which may be the primary (a failover follows)"
+        )
+    b = c.spec.backup
+    shared_rwo = not b.existing_claim and "ReadWriteMany" not in b.storage.access_modes
+    stalled = [
+        cell for cell in c.cell_names if _pods_not_ready(observed.get(f"{cell}-pooler-statefulset"))
+    ]
+    if (
+        shared_rwo
+        and stalled
+        and (len(c.cell_names) > 1 or c.spec.multipooler.replicas_per_cell > 1)
+    ):
+        out.append(
+            f"poolers not ready in {', '.join(stalled)}: every pooler mounts the backup volume, "
+            f"which is {'/'.join(b.storage.access_modes)}; pods on other nodes or zones can not "
+            "attach it. Use ReadWriteMany storage (spec.backup.storage) or an existing RWX claim "
+            "(spec.backup.existingClaim) on multi-node clusters"
         )
     return out
 
@@ -350,7 +406,7 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
         response.warning(rsp, msg)
     for msg in composed.report.normals:
         response.normal(rsp, msg)
-    if composed.report.healthy and not composed.warnings:
+    if composed.report.healthy:
         rsp.meta.ttl.FromTimedelta(TTL_HEALTHY)
 
 

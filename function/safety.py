@@ -181,3 +181,33 @@ def _fmt(q: Decimal | None) -> str:
         if q >= unit and q % unit == 0:
             return f"{q // unit}{suf}"
     return str(q)
+
+
+def _replicas_owners(observed: Obj) -> set[str]:
+    """Operations (Apply, Update) of the managers that own spec.replicas."""
+    owners = set()
+    for entry in (observed.get("metadata") or {}).get("managedFields") or []:
+        spec = ((entry or {}).get("fieldsV1") or {}).get("f:spec") or {}
+        if "f:replicas" in spec:
+            owners.add(str(entry.get("operation", "")))
+    return owners
+
+
+def hold_replicas(desired: dict[str, Obj], observed: dict[str, Obj]) -> None:
+    """Hand `spec.replicas` over to an autoscaler without a drop to one replica.
+
+    An HPA-managed workload omits `spec.replicas`. Under server-side apply, dropping a
+    field that only we own removes it, and Kubernetes defaults it to 1: on a pooler
+    StatefulSet that deletes every ordinal but 0. So while an apply owns the field and
+    no updater (the HPA controller, `kubectl scale`) does yet, keep applying the observed
+    count (copy-on-write, like `guard`). A field nobody applied is left alone.
+    """
+    for key, obj in list(desired.items()):
+        if obj["kind"] not in ("Deployment", "StatefulSet") or "replicas" in obj["spec"]:
+            continue
+        have = observed.get(key)
+        count = ((have or {}).get("spec") or {}).get("replicas")
+        owners = _replicas_owners(have) if have is not None else set()
+        if count is None or "Apply" not in owners or "Update" in owners:
+            continue
+        desired[key] = {**obj, "spec": {"replicas": int(count), **obj["spec"]}}

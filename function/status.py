@@ -101,10 +101,16 @@ def summarize(
     not_ready = sorted(f"{k} ({why})" for k, (ok, why) in verdicts.items() if not ok)
     any_ready = any(ok for ok, _ in verdicts.values())
     failures = sorted(f"{k}: {msg}" for k in desired if (msg := _crash_looping(observed.get(k))))
-    lost = _lost_readiness(previous, status)
-    if failures or lost:
+    # A spec change (new generation) explains lost readiness: that is progress, not damage.
+    spec_changed = int(previous.get("observedGeneration") or 0) != generation
+    lost = [] if spec_changed else _lost_readiness(previous, status)
+    still = previous.get("phase") == "Degraded" and not spec_changed and bool(not_ready)
+    if failures or lost or still:
         phase = "Degraded"
-        message = "; ".join(failures + [f"{x} was ready and is not any more" for x in lost])
+        reasons = failures + [f"{x} lost ready replicas" for x in lost]
+        if not reasons:
+            reasons = [f"still not ready: {', '.join(not_ready[:5])}"]
+        message = "; ".join(reasons)
     elif not not_ready:
         phase, message = "Healthy", f"all {len(verdicts)} resources ready"
     elif not any_ready:
@@ -142,14 +148,17 @@ def summarize(
 
 
 def _lost_readiness(previous: Obj, now: Obj) -> list[str]:
-    """Components that were ready in the last status and are not now."""
-    lost = []
-    if (previous.get("etcd") or {}).get("ready") and not now["etcd"]["ready"]:
-        lost.append("etcd")
+    """Components that were ready last time and now have fewer ready replicas."""
+
+    def dropped(before: Obj | None, after: Obj | None) -> bool:
+        if not before or not after or not before.get("ready") or after["ready"]:
+            return False
+        return int(after["readyReplicas"]) < int(before.get("readyReplicas") or 0)
+
+    lost = ["etcd"] if dropped(previous.get("etcd"), now["etcd"]) else []
     for cell, comps in (previous.get("cells") or {}).items():
         for name, st in (comps or {}).items():
-            cur = (now["cells"].get(cell) or {}).get(name)
-            if (st or {}).get("ready") and cur is not None and not cur["ready"]:
+            if dropped(st, (now["cells"].get(cell) or {}).get(name)):
                 lost.append(f"{cell}/{name}")
     return sorted(lost)
 

@@ -72,7 +72,7 @@ def valid_xr(draw: st.DrawFn) -> Obj:
                         },
                     ),
                     "multiorch": st.fixed_dictionaries(
-                        {}, optional={"replicas": st.integers(0, 3), "autoscaling": autoscaling}
+                        {}, optional={"replicas": st.integers(1, 3), "autoscaling": autoscaling}
                     ),
                     "multipooler": st.fixed_dictionaries(
                         {},
@@ -101,10 +101,17 @@ def valid_xr(draw: st.DrawFn) -> Obj:
 
 
 def _fix_autoscaling(x: Obj) -> Obj:
+    """Make drawn XRs valid: min <= max, and at least 2 Postgres instances in all."""
+    cells = len(x["spec"]["cells"])
     for comp in ("multigateway", "multiorch", "multipooler"):
         a = x["spec"].get(comp, {}).get("autoscaling")
-        if a and a.get("minReplicas", 1) > a.get("maxReplicas", 4):
-            a["maxReplicas"] = a.get("minReplicas", 1)
+        if a and comp == "multipooler" and a.get("minReplicas", 2) * cells < 2:
+            a["minReplicas"] = 2
+        if a and a.get("minReplicas", 2 if comp == "multipooler" else 1) > a.get("maxReplicas", 4):
+            a["maxReplicas"] = a.get("minReplicas", 2 if comp == "multipooler" else 1)
+    pooler = x["spec"].get("multipooler", {})
+    if pooler.get("replicasPerCell", 2) * cells < 2:
+        pooler["replicasPerCell"] = 2
     return x
 
 
@@ -201,6 +208,15 @@ BREAKERS = [
         "spec.multipooler.replicasPerCell",
         lambda s: s.setdefault("multipooler", {}).update(replicasPerCell=0),
     ),
+    (
+        "spec.multipooler.replicasPerCell",
+        lambda s: (
+            s.update(cells=s["cells"][:1]),
+            s["postgres"].pop("durabilityPolicy", None),
+            s.setdefault("multipooler", {}).update(replicasPerCell=1),
+        ),
+    ),
+    ("spec.multiorch.replicas", lambda s: s.setdefault("multiorch", {}).update(replicas=0)),
 ]
 
 

@@ -268,3 +268,58 @@ def test_observed_view_gives_the_same_answers_as_whole_objects() -> None:
     a, b = fn.compose(x, None, whole), fn.compose(x, None, view)
     assert a.objects == b.objects and a.verdicts == b.verdicts
     assert a.report.status == b.report.status and a.warnings == b.warnings and a.warnings
+
+
+def _hpa_on(**extra: Any) -> Obj:
+    return xr(multigateway={"autoscaling": {"enabled": True}}, **extra)
+
+
+def test_turning_autoscaling_on_keeps_the_running_count() -> None:
+    """Dropping spec.replicas we solely own would reset it to 1 under SSA."""
+    observed = observed_from(xr(multigateway={"replicas": 5}))
+    observed["zone1-multigateway-deployment"]["metadata"]["managedFields"] = [
+        {"manager": "crossplane", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
+    ]
+    objs = desired_objects(_hpa_on(), observed=observed)
+    assert objs["zone1-multigateway-deployment"]["spec"]["replicas"] == 5
+    rsp = run(req(_hpa_on(), observed))  # the reduced observed view decides the same
+    dep = resource.struct_to_dict(rsp.desired.resources["zone1-multigateway-deployment"].resource)
+    assert dep["spec"]["replicas"] == 5
+
+
+def test_defaulted_replicas_nobody_applied_are_left_alone() -> None:
+    observed = observed_from(xr(multigateway={"replicas": 1}))
+    objs = desired_objects(_hpa_on(), observed=observed)  # no managedFields: never applied
+    assert "replicas" not in objs["zone1-multigateway-deployment"]["spec"]
+
+
+def test_autoscaler_owns_replicas_once_it_scaled() -> None:
+    observed = observed_from(xr(multigateway={"replicas": 5}))
+    dep = observed["zone1-multigateway-deployment"]
+    dep["metadata"]["managedFields"] = [
+        {"manager": "crossplane", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "subresource": "scale",
+         "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+    ]  # fmt: skip
+    objs = desired_objects(_hpa_on(), observed=observed)
+    assert "replicas" not in objs["zone1-multigateway-deployment"]["spec"]
+    # and through the wire format, with the reduced observed view
+    rsp = run(req(_hpa_on(), observed))
+    dep_out = resource.struct_to_dict(
+        rsp.desired.resources["zone1-multigateway-deployment"].resource
+    )
+    assert "replicas" not in dep_out["spec"]
+
+
+def test_new_autoscaled_workload_omits_replicas() -> None:
+    assert "replicas" not in desired_objects(_hpa_on())["zone1-multigateway-deployment"]["spec"]
+
+
+def test_stalled_poolers_on_a_shared_rwo_backup_volume_are_explained() -> None:
+    x = xr()
+    observed = observed_from(x)
+    observed["zone1-pooler-statefulset"]["status"] = {"readyReplicas": 1, "replicas": 2}
+    msgs = warnings(run(req(x, observed)))
+    assert any("backup volume" in m and "ReadWriteMany" in m for m in msgs), msgs
+    rwx = xr(backup={"storage": {"accessModes": ["ReadWriteMany"]}})
+    assert not any("backup volume" in m for m in warnings(run(req(rwx, observed))))

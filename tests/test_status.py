@@ -65,7 +65,7 @@ def test_degraded_when_something_ready_is_lost() -> None:
     rsp = run(req(x2, obs))
     s = status(rsp)
     assert s["phase"] == "Degraded"
-    assert "zone1/multipooler was ready" in s["message"]
+    assert "zone1/multipooler lost ready replicas" in s["message"]
     assert any(
         "Healthy -> Degraded" in r.message
         for r in rsp.results
@@ -119,3 +119,43 @@ def test_render_coming_up() -> None:
         comp["status"] == "False"
         and "zone1-multigateway-deployment (0/2 available" in comp["message"]
     )
+
+
+def _healthy_then(mutate, **spec_changes):
+    """Status of a second reconcile after a healthy one, with observed state mutated."""
+    x = load(EXAMPLES / "minimal.yaml")
+    x["metadata"]["generation"] = 1
+    x["status"] = status(run(req(x, observed(HEALTHY))))
+    assert x["status"]["phase"] == "Healthy"
+    obs = observed(HEALTHY)
+    mutate(obs)
+    x["spec"].update(spec_changes)
+    if spec_changes:
+        x["metadata"]["generation"] = 2
+    return x, obs
+
+
+def test_degraded_stays_until_recovered() -> None:
+    def lose_etcd(obs):
+        obs["etcd-statefulset"]["status"]["readyReplicas"] = 2
+
+    x, obs = _healthy_then(lose_etcd)
+    first = status(run(req(x, obs)))
+    assert first["phase"] == "Degraded"
+    x["status"] = first
+    second = status(run(req(x, obs)))
+    assert second["phase"] == "Degraded", "Degraded must not clear while still not ready"
+    assert "etcd-statefulset" in second["message"]
+    x["status"] = second
+    assert status(run(req(x, observed(HEALTHY))))["phase"] == "Healthy"
+
+
+def test_a_spec_change_is_progress_not_damage() -> None:
+    x, obs = _healthy_then(lambda o: None, multipooler={"replicasPerCell": 3})
+    rsp = run(req(x, obs))
+    s = status(rsp)
+    assert s["phase"] == "Progressing", s["message"]
+    assert s["cells"]["zone1"]["multipooler"]["replicas"] == 3
+    # readiness is judged against what we ask for now, not the observed spec
+    assert rsp.desired.resources["zone1-pooler-statefulset"].ready == fnv1.READY_FALSE
+    assert not [r for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]

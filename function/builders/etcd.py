@@ -33,9 +33,10 @@ def _env(c: Cluster) -> list[Obj]:
         k.env_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "ETCD_NAME", "value": "$(POD_NAME)"},
         {"name": "ETCD_DATA_DIR", "value": f"{PATHS['etcd_data']}/data"},
-        {"name": "ETCD_LISTEN_CLIENT_URLS", "value": f"http://0.0.0.0:{client}"},
-        {"name": "ETCD_LISTEN_PEER_URLS", "value": f"http://0.0.0.0:{peer}"},
-        {"name": "ETCD_LISTEN_METRICS_URLS", "value": f"http://0.0.0.0:{metrics}"},
+        # [::] listens on IPv4 and IPv6 alike (as the upstream operator does).
+        {"name": "ETCD_LISTEN_CLIENT_URLS", "value": f"http://[::]:{client}"},
+        {"name": "ETCD_LISTEN_PEER_URLS", "value": f"http://[::]:{peer}"},
+        {"name": "ETCD_LISTEN_METRICS_URLS", "value": f"http://[::]:{metrics}"},
         {"name": "ETCD_ADVERTISE_CLIENT_URLS", "value": f"http://{own}:{client}"},
         {"name": "ETCD_INITIAL_ADVERTISE_PEER_URLS", "value": f"http://{own}:{peer}"},
         {"name": "ETCD_INITIAL_CLUSTER", "value": members},

@@ -44,6 +44,28 @@ def _pg_env(c: Cluster) -> list[Obj]:
     ]
 
 
+def _postgres_probes() -> Obj:
+    """pgctld's own /ready ignores Postgres; readiness here is Postgres accepting
+    connections, so a rolling update waits for each instance before the next."""
+    probes = k.http_probes("pgctld-http", HEALTH["ready"], HEALTH["live"], 600)
+    probes["readinessProbe"] = {
+        "exec": {
+            "command": [
+                "pg_isready",
+                "-q",
+                "-h",
+                PATHS["pg_socket_dir"],
+                "-p",
+                str(PORTS["pgctld"]["postgres"]),
+            ]
+        },
+        "periodSeconds": 5,
+        "failureThreshold": 3,
+        "timeoutSeconds": 3,
+    }
+    return probes
+
+
 def _pgctld(c: Cluster) -> Obj:
     p = PORTS["pgctld"]
     res = c.spec.multipooler.resources.postgres
@@ -73,9 +95,10 @@ def _pgctld(c: Cluster) -> Obj:
             {"name": "pgdata", "mountPath": PATHS["pooler_dir"]},
             {"name": "password", "mountPath": PATHS["password_dir"], "readOnly": True},
             {"name": "backups", "mountPath": c.spec.backup.path},
+            {"name": "pg-run", "mountPath": PATHS["pg_run"]},
             {"name": "tmp", "mountPath": PATHS["tmp"]},
         ],
-        **k.http_probes("pgctld-http", HEALTH["ready"], HEALTH["live"], 600),
+        **_postgres_probes(),
     }
 
 
@@ -144,6 +167,7 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
             },
         },
         {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim_name(c)}},
+        {"name": "pg-run", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {}},
     ]
     body: Obj = {

@@ -37,6 +37,7 @@ PATHS: Final = {
     "pooler_dir": "/var/lib/pooler",
     "pg_socket_dir": "/var/lib/pooler/pg_sockets",
     "pg_data": "/var/lib/pooler/pg_data",
+    "pg_run": "/var/run/postgresql",  # unused by pgctld at the pin; the operator mounts it
     "password_dir": "/etc/postgres-password",
     "password_file": "/etc/postgres-password/password",
     "etcd_data": "/var/lib/etcd",

@@ -68,13 +68,14 @@ def generated_xrs(seeded: int = 4) -> list[tuple[str, Obj]]:
                     "etcd": {"replicas": 1},
                     "multigateway": {"replicas": 1},
                     "multiorch": {"replicas": 1},
-                    "multipooler": {"replicasPerCell": 1},
+                    # the fewest Postgres instances a durability policy accepts
+                    "multipooler": {"replicasPerCell": 2},
                 },
             ),
         ),
         (
-            "zero-stateless-replicas",
-            _xr("zero", {"multigateway": {"replicas": 0}, "multiorch": {"replicas": 0}}),
+            "zero-gateways",
+            _xr("zero", {"multigateway": {"replicas": 0}}),
         ),
         (
             "longest-names",
@@ -124,6 +125,11 @@ def generated_xrs(seeded: int = 4) -> list[tuple[str, Obj]]:
             },
             "networkPolicy": {"enabled": rng.random() < 0.5},
         }
+        if n_cells == 1:  # at least 2 Postgres instances in all (a standby)
+            pooler = spec["multipooler"]
+            pooler["replicasPerCell"] = max(2, pooler["replicasPerCell"])
+            pooler["autoscaling"]["minReplicas"] = max(2, pooler["autoscaling"]["minReplicas"])
+            pooler["autoscaling"]["maxReplicas"] = max(2, pooler["autoscaling"]["maxReplicas"])
         if n_cells >= 2 and rng.random() < 0.5:
             spec["postgres"] = {
                 "passwordSecretRef": {"name": "pg", "key": "pw"},

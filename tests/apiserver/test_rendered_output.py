@@ -243,3 +243,26 @@ def test_edit_accepted(kube: Kube, namespace: str, edits: list[Callable[[Obj], N
     if edited["spec"].get("etcd", {}).get("storage"):
         revert["spec"].setdefault("etcd", {})["storage"] = edited["spec"]["etcd"]["storage"]
     _step(kube, revert, namespace, objs)
+
+
+def test_autoscaling_takes_over_without_a_reset(kube: Kube, namespace: str) -> None:
+    """Turning autoscaling on must not drop running replicas to 1 (server-side apply
+    removes a field its only applier stops sending); safety.hold_replicas keeps it.
+    Without the observed state (no hold) the API server really does reset it."""
+    xr = _base()
+    xr["spec"]["multigateway"] = {"replicas": 3}
+    xr["spec"]["multipooler"] = {"replicasPerCell": 3}
+    objs = _step(kube, xr, namespace, {})
+    on = copy.deepcopy(xr)
+    on["spec"]["multigateway"]["autoscaling"] = AS_ON
+    on["spec"]["multipooler"]["autoscaling"] = AS_ON
+    objs = _step(kube, on, namespace, objs)
+    live = live_objects(kube, objs)
+    assert live["alpha-multigateway-deployment"]["spec"]["replicas"] == 3
+    assert live["alpha-pooler-statefulset"]["spec"]["replicas"] == 3
+    # The hazard being guarded against, shown on the real API server:
+    fresh = render(on, namespace, None)
+    assert "replicas" not in fresh["alpha-pooler-statefulset"]["spec"]
+    apply_all(kube, {"alpha-pooler-statefulset": fresh["alpha-pooler-statefulset"]})
+    reset = live_objects(kube, {"k": objs["alpha-pooler-statefulset"]})["k"]
+    assert reset["spec"]["replicas"] == 1

@@ -312,6 +312,8 @@ def _xr(spec_edits: dict[str, Any]) -> Obj:
 APPEND_ONLY = "cells are append-only"
 NO_SHRINK = "storage size can not shrink"
 ETCD_FIXED = "etcd replicas can not change"
+CLAIM_FIXED = "backup.existingClaim can not change"
+ZONE_FIXED = "a cell's zone can not change"
 
 # (id, edits, expected substring or None when the update must be accepted)
 TRANSITIONS: list[tuple[str, dict[str, Any], str | None]] = [
@@ -329,6 +331,17 @@ TRANSITIONS: list[tuple[str, dict[str, Any], str | None]] = [
     ("shrink-backup-storage", {"backup.storage.size": "1Gi"}, NO_SHRINK),
     ("grow-backup-storage", {"backup.storage.size": "1Ti"}, None),
     ("change-etcd-replicas", {"etcd.replicas": 5}, ETCD_FIXED),
+    ("switch-to-existing-claim", {"backup.existingClaim": "shared-backups"}, CLAIM_FIXED),
+    (
+        "pin-existing-cell-to-zone",
+        {"cells": [{"name": "a", "zone": "z1"}, {"name": "b"}]},
+        ZONE_FIXED,
+    ),
+    (
+        "new-cell-with-zone",
+        {"cells": [{"name": "a"}, {"name": "b"}, {"name": "c", "zone": "z"}]},
+        None,
+    ),
 ]
 
 
