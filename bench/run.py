@@ -646,7 +646,8 @@ def main(argv: list[str] | None = None) -> int:
         "--prototypes",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also serve ours with bench/prototypes.py applied (default: on, except smoke)",
+        help="also serve ours with bench/prototypes.py applied (default: off; the measured "
+        "prototypes are now part of function/fn.py, so this is for new experiments)",
     )
     p.add_argument(
         "--sized-floor",
@@ -658,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = MODES[a.mode]
     if a.prototypes is None:
-        a.prototypes = a.mode != "smoke"
+        a.prototypes = False
     if a.sized_floor is None:
         a.sized_floor = a.mode != "smoke"
     started = time.monotonic()
