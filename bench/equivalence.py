@@ -21,14 +21,15 @@ def call(address: str, payload: bytes) -> fnv1.RunFunctionResponse:
 
 def composed(rsp: fnv1.RunFunctionResponse) -> dict[str, Obj]:
     """Desired composed resources as dicts, with integral floats back to ints."""
-    return {k: _ints(resource.struct_to_dict(r.resource)) for k, r in rsp.desired.resources.items()}
+    return {k: ints(resource.struct_to_dict(r.resource)) for k, r in rsp.desired.resources.items()}
 
 
-def _ints(v: Any) -> Any:
+def ints(v: Any) -> Any:
+    """Struct doubles back to ints where integral, as the API server's JSON decoder does."""
     if isinstance(v, dict):
-        return {k: _ints(x) for k, x in v.items()}
+        return {k: ints(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_ints(x) for x in v]
+        return [ints(x) for x in v]
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v

@@ -1,4 +1,4 @@
-"""Where our function spends its time on the reference request, and what the prototypes gain.
+"""Where our function spends its time on the reference request, and what the build cache gains.
 
     python bench/profile.py [--seconds 3] [--size reference] [--out bench/results/profile.txt]
 
@@ -6,8 +6,7 @@
    machine inflates it less than wall time);
 2. pyinstrument: the call tree of fn.run, and the functions with the most self time;
 3. the per-call cost of the gRPC servicer wrapper (span, metrics, one log line);
-4. bench/prototypes.py: fn.run with each proposed change, checked to give a byte-identical
-   response, timed the same way.
+4. the build cache: fn.run with a hit, and with a miss (the cache cleared before each call).
 """
 
 from __future__ import annotations
@@ -27,22 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import prototypes, workload  # noqa: E402
-
-#: Prototype combinations measured (see bench/prototypes.py).
-VARIANTS: list[tuple[str, ...]] = [
-    (),
-    ("encode",),
-    ("fast",),
-    ("fast", "lean"),
-    ("fast", "allow"),
-    ("cache",),
-    ("fast", "lean", "cache"),
-    ("fast", "allow", "cache"),
-]
-
-#: prototypes.patch_current variants, applied to fn.run as it is now.
-PATCH_VARIANTS: list[tuple[str, ...]] = [(), ("fast",), ("allow",), ("fast", "allow")]
+from bench import workload  # noqa: E402
 
 
 def per_call_ms(fn: Callable[[], Any], seconds: float) -> float:
@@ -190,85 +174,14 @@ def servicer_overhead(req: Any, seconds: float) -> dict[str, float]:
     }
 
 
-def prototype_gains(req: Any, seconds: float) -> list[dict[str, Any]]:
-    """prototypes.make_run variants: the run() of the commit the prototypes were written
-    against, with each change; speedups relative to that replica ("none")."""
+def cache_gain(req: Any, seconds: float) -> dict[str, Any]:
+    """fn.run with a build-cache hit against a miss (cache cleared before every call)."""
     import function.fn as fn
 
-    baseline = fn.run(req).SerializeToString(deterministic=True)
-    out = []
-    now_ms = per_call_ms(lambda: fn.run(req), seconds)
-    base_ms = None
-    for variant in VARIANTS:
-        run = prototypes.make_run(set(variant))
-        identical = run(req).SerializeToString(deterministic=True) == baseline
-        ms = per_call_ms(lambda run=run: run(req), seconds)
-        if not variant:
-            base_ms = ms
-        row: dict[str, Any] = {"variant": "+".join(variant) or "none (replica of old fn.run)"}
-        row["ms"] = ms
-        row["speedup"] = round(base_ms / ms, 2) if base_ms else None
-        row["identical_response"] = identical
-        if "cache" in variant:
-            prototypes.CACHE.entries.clear()
-            prototypes.CACHE.used = 0
-            cold = per_call_ms(
-                lambda run=run: (prototypes.CACHE.entries.clear(), run(req)), seconds / 2
-            )
-            row["ms_cache_miss"] = cold
-        out.append(row)
-    out.append(
-        {
-            "variant": "fn.run as it is now",
-            "ms": now_ms,
-            "speedup": round(base_ms / now_ms, 2) if base_ms else None,
-            "identical_response": True,
-        }
-    )
-    prototypes.CACHE.entries.clear()
-    prototypes.CACHE.used = 0
-    return out
-
-
-def _clear_fn_cache() -> None:
-    import function.fn as fn
-
-    cache = getattr(fn, "CACHE", None)
-    entries = getattr(cache, "_entries", None)
-    if entries is not None:
-        entries.clear()
-
-
-def patch_gains(req: Any, seconds: float) -> list[dict[str, Any]]:
-    """prototypes.patch_current variants on fn.run as it is now (hot and cold build cache)."""
-    import function.fn as fn
-
-    if not hasattr(fn, "observed_view"):
-        return []
-    baseline = fn.run(req).SerializeToString(deterministic=True)
-    out = []
-    base = None
-    for variant in PATCH_VARIANTS:
-        saved = prototypes.patch_current(set(variant))
-        try:
-            identical = fn.run(req).SerializeToString(deterministic=True) == baseline
-            hot = per_call_ms(lambda: fn.run(req), seconds)
-            cold = per_call_ms(lambda: (_clear_fn_cache(), fn.run(req)), seconds / 2)
-        finally:
-            prototypes.unpatch(saved)
-        if not variant:
-            base = (hot, cold)
-        out.append(
-            {
-                "variant": "+".join(variant) or "fn.run as it is now",
-                "ms_cache_hit": hot,
-                "ms_cache_miss": cold,
-                "speedup_hit": round(base[0] / hot, 2) if base else None,
-                "speedup_miss": round(base[1] / cold, 2) if base else None,
-                "identical_response": identical,
-            }
-        )
-    return out
+    hot = per_call_ms(lambda: fn.run(req), seconds)
+    cold = per_call_ms(lambda: (fn.CACHE.clear(), fn.run(req)), seconds / 2)
+    fn.CACHE.clear()
+    return {"ms_cache_hit": hot, "ms_cache_miss": cold, "speedup": round(cold / hot, 2)}
 
 
 def run(seconds: float, out: Path | None, size: str = "reference") -> dict[str, Any]:
@@ -280,8 +193,7 @@ def run(seconds: float, out: Path | None, size: str = "reference") -> dict[str, 
     text, top = pyinstrument_profile(req, seconds)
     res["top_self_time"] = top
     res["servicer_ms"] = servicer_overhead(req, seconds / 3)
-    res["prototypes"] = prototype_gains(req, seconds)
-    res["patches"] = patch_gains(req, seconds)
+    res["build_cache"] = cache_gain(req, seconds)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(

@@ -296,7 +296,7 @@ def distinct(cfg: dict[str, Any], functions: list[str], logdir: Path, tmp: Path)
     out: dict[str, Any] = {"xrs": n, "concurrency": 1}
     sub = {**cfg, "min_requests": max(cfg["min_requests"], 2 * n), "warmup": n}
     for fn in functions:
-        if fn not in ("floor", "ours", "ours_proto"):
+        if fn not in ("floor", "ours"):
             continue
         with servers.serve(fn, logdir) as srv:
             r = drive(srv, files, 1, cfg["duration"], sub)
@@ -318,7 +318,6 @@ def write_payloads(size: str, tmp: Path) -> dict[str, Path]:
     from function.fn import run
 
     reqs = workload.build_requests(size)
-    reqs["ours_proto"] = reqs["ours"]
     reqs["floor_rsp"] = reqs["ours"]
     reqs["_response"] = run(fnv1.RunFunctionRequest.FromString(reqs["ours"])).SerializeToString()
     files = {}
@@ -454,7 +453,7 @@ def summarize(size: str, per_fn: dict[str, Any]) -> dict[str, Any]:
 
 
 def _extra_ratios(per_fn: dict[str, Any]) -> dict[str, Any]:
-    """ours_proto against the others; ours against the floor that sends a same-size response."""
+    """Ours against the floor that sends a same-size response."""
     out: dict[str, Any] = {}
 
     def p50(fn: str, c: str = "c1") -> float | None:
@@ -463,17 +462,11 @@ def _extra_ratios(per_fn: dict[str, Any]) -> dict[str, Any]:
 
     if "floor_rsp" in per_fn:
         out["ratio_p50_vs_floor_rsp"] = _ratio(p50("ours"), p50("floor_rsp"))
-    if "ours_proto" in per_fn:
-        out["proto_p50_ms"] = p50("ours_proto")
-        out["proto_ratio_p50_vs_floor"] = _ratio(p50("ours_proto"), p50("floor"))
-        out["proto_ratio_p50_vs_peer"] = _ratio(p50("ours_proto"), p50("peer"))
-        out["proto_speedup_p50"] = _ratio(p50("ours"), p50("ours_proto"))
-        out["proto_peak_rss_mib"] = per_fn["ours_proto"].get("peak_rss_mib")
     return out
 
 
 def goals(res: dict[str, Any]) -> dict[str, Any]:
-    """Issue 5's goals for ours, and (under "with_prototypes") for ours_proto."""
+    """Issue 5's goals, checked for ours."""
 
     def check(value: float | None, limit: float) -> dict[str, Any]:
         return {"value": value, "limit": limit, "met": None if value is None else value <= limit}
@@ -486,30 +479,27 @@ def goals(res: dict[str, Any]) -> dict[str, Any]:
         v = res[size]["functions"].get(fn, {}).get("c1", {}).get("p50_ms")
         return float(v) if isinstance(v, int | float) else None
 
+    fn = "ours"
     out: dict[str, Any] = {}
-    for fn, target in (("ours", out), ("ours_proto", {})):
-        if not any(fn in res[s]["functions"] for s in workload.SIZES if s in res):
-            continue
-        if "reference" in res:
-            target["reference_p50_vs_floor"] = check(
-                _ratio(p50("reference", fn), p50("reference", "floor")), GOAL_REFERENCE_VS_FLOOR
-            )
-            target["reference_p50_vs_peer"] = check(
-                _ratio(p50("reference", fn), p50("reference", "peer")), GOAL_VS_PEER
-            )
-            target["reference_peak_rss_mib"] = check(rss("reference", fn), GOAL_RSS_MIB)
-        if "large" in res:
-            target["large_p50_vs_floor"] = check(
-                _ratio(p50("large", fn), p50("large", "floor")), GOAL_LARGE_VS_FLOOR
-            )
-            target["large_p50_vs_peer"] = check(
-                _ratio(p50("large", fn), p50("large", "peer")), GOAL_VS_PEER
-            )
-            target["large_peak_rss_mib"] = check(rss("large", fn), GOAL_RSS_MIB)
-        sizes = [s for s in workload.SIZES if s in res and rss(s, fn) is not None]
-        target["peak_rss_mib"] = check(max((rss(s, fn) or 0.0) for s in sizes), GOAL_RSS_MIB)
-        if fn == "ours_proto":
-            out["with_prototypes"] = target
+    if "reference" in res:
+        out["reference_p50_vs_floor"] = check(
+            _ratio(p50("reference", fn), p50("reference", "floor")), GOAL_REFERENCE_VS_FLOOR
+        )
+        out["reference_p50_vs_peer"] = check(
+            _ratio(p50("reference", fn), p50("reference", "peer")), GOAL_VS_PEER
+        )
+        out["reference_peak_rss_mib"] = check(rss("reference", fn), GOAL_RSS_MIB)
+    if "large" in res:
+        out["large_p50_vs_floor"] = check(
+            _ratio(p50("large", fn), p50("large", "floor")), GOAL_LARGE_VS_FLOOR
+        )
+        out["large_p50_vs_peer"] = check(
+            _ratio(p50("large", fn), p50("large", "peer")), GOAL_VS_PEER
+        )
+        out["large_peak_rss_mib"] = check(rss("large", fn), GOAL_RSS_MIB)
+    sizes = [s for s in workload.SIZES if s in res and rss(s, fn) is not None]
+    if sizes:
+        out["peak_rss_mib"] = check(max((rss(s, fn) or 0.0) for s in sizes), GOAL_RSS_MIB)
     return out
 
 
@@ -567,15 +557,13 @@ def plot(res: dict[str, Any], path: Path) -> None:
         "ours": ("tab:blue", "o", "-"),
         "floor": ("tab:gray", "s", "-"),
         "peer": ("tab:orange", "^", "-"),
-        "ours_proto": ("tab:blue", "x", ":"),
     }
     labels = {
         "ours": "ours (function-multigres)",
         "floor": "floor (no-op, same SDK)",
         "peer": "peer (function-go-templating)",
-        "ours_proto": "ours + bench/prototypes.py",
     }
-    for fn in ("ours", "floor", "peer", "ours_proto"):
+    for fn in ("ours", "floor", "peer"):
         if fn in sw:
             color, marker, line = styles[fn]
             ax1.plot(
@@ -643,13 +631,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-peer", action="store_true", help="measure ours and the floor only")
     p.add_argument("--no-profile", action="store_true")
     p.add_argument(
-        "--prototypes",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also serve ours with bench/prototypes.py applied (default: off; the measured "
-        "prototypes are now part of function/fn.py, so this is for new experiments)",
-    )
-    p.add_argument(
         "--sized-floor",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -658,8 +639,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = p.parse_args(argv)
     cfg = MODES[a.mode]
-    if a.prototypes is None:
-        a.prototypes = False
     if a.sized_floor is None:
         a.sized_floor = a.mode != "smoke"
     started = time.monotonic()
@@ -668,8 +647,6 @@ def main(argv: list[str] | None = None) -> int:
     functions = ["floor", "ours", "peer"]
     if a.sized_floor:
         functions.insert(1, "floor_rsp")
-    if a.prototypes:
-        functions.append("ours_proto")
     peer_reason = "--skip-peer given" if a.skip_peer else servers.peer_missing_reason()
     if peer_reason:
         functions.remove("peer")
@@ -689,7 +666,6 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_mib": "VmHWM of our server process after the size's c1 and c8 runs",
             "ratios": "ours / floor and ours / peer, same size, same concurrency",
             "floor_rsp": "the floor answering with a stored copy of ours' response (not a goal)",
-            "ours_proto": "ours with bench/prototypes.py (fast, allow, cache) applied",
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-") as tmpd:
@@ -737,11 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     (a.out / f"{a.mode}.md").write_text(md + "\n")
     print(md)
     for name, g in res["goals"].items():
-        if name == "with_prototypes":
-            for n2, g2 in g.items():
-                log(f"goal (ours_proto) {n2}: {g2['value']} <= {g2['limit']}: {g2['met']}")
-        else:
-            log(f"goal {name}: {g['value']} <= {g['limit']}: {g['met']}")
+        log(f"goal {name}: {g['value']} <= {g['limit']}: {g['met']}")
     log(f"wrote {out_json} and {a.mode}.png in {res['elapsed_s']} s")
     return 0
 

@@ -20,9 +20,9 @@ VENV_BIN = Path(sys.executable).parent
 PEER_BIN = ROOT / "bin" / "function-go-templating"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-#: ours, the floor and the peer; ours_proto is ours with bench/prototypes.py applied and
-#: floor_rsp the floor answering with a stored response as large as ours.
-FUNCTIONS = ("ours", "floor", "peer", "ours_proto", "floor_rsp")
+#: ours, the floor and the peer; floor_rsp is the floor answering with a stored response
+#: as large as ours.
+FUNCTIONS = ("ours", "floor", "peer", "floor_rsp")
 
 
 def free_port() -> int:
@@ -37,17 +37,6 @@ def command(name: str, address: str, response: Path | None = None) -> list[str]:
     if name == "ours":
         exe = VENV_BIN / "function"
         return [str(exe), "--insecure", "--address", address, "--metrics-address", ""]
-    if name == "ours_proto":
-        script = ROOT / "bench" / "patched_server.py"
-        return [
-            sys.executable,
-            str(script),
-            "--insecure",
-            "--address",
-            address,
-            "--metrics-address",
-            "",
-        ]
     if name in ("floor", "floor_rsp"):
         cmd = [sys.executable, str(ROOT / "bench" / "floor.py"), "--insecure", "--address", address]
         if name == "floor_rsp":

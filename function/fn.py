@@ -137,16 +137,13 @@ def _want(obj: Obj, hpa: int | None) -> int | None:
 
 
 def _hpa_wants(desired: dict[str, Obj], observed: dict[str, Obj]) -> dict[str, int | None]:
-    """Workload key → the replica count its observed HPA asks for."""
+    """Workload key → the replica count its observed HPA asks for (matched by scaleTargetRef)."""
+    keys = {(o["kind"], o["metadata"]["name"]): k for k, o in desired.items()}
     wants: dict[str, int | None] = {}
     for key, obj in desired.items():
         if obj["kind"] == "HorizontalPodAutoscaler":
-            target = key.removesuffix("-hpa") + (
-                "-statefulset"
-                if obj["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
-                else "-deployment"
-            )
-            wants[target] = readiness.hpa_desired(observed.get(key))
+            ref = obj["spec"]["scaleTargetRef"]
+            wants[keys[(ref["kind"], ref["name"])]] = readiness.hpa_desired(observed.get(key))
     return wants
 
 

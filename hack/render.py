@@ -33,33 +33,43 @@ def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"function exited early with code {proc.returncode}")
+            raise RuntimeError(f"function exited early with code {proc.returncode}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.1)
-    raise SystemExit(f"function did not listen on {host}:{port} within {timeout}s")
+    raise RuntimeError(f"function did not listen on {host}:{port} within {timeout}s")
 
 
 @contextlib.contextmanager
-def running_function(address: str) -> Iterator[None]:
-    """Run `function --insecure` on `address` for the duration of the block."""
+def running_function(address: str, *extra: str) -> Iterator[None]:
+    """Run `function --insecure` on `address` for the duration of the block.
+
+    Its log goes to a temporary file (a pipe nobody reads could fill and stall it) and is
+    printed to stderr if the function fails to start.
+    """
     host, port = address.rsplit(":", 1)
     exe = Path(sys.executable).parent / "function"
-    proc = subprocess.Popen(
-        [str(exe), "--insecure", "--address", address, "--metrics-address", ""],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_port(host, int(port), proc)
-        yield
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [str(exe), "--insecure", "--address", address, "--metrics-address", "", *extra],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            try:
+                wait_for_port(host, int(port), proc)
+            except RuntimeError:
+                log.seek(0)
+                sys.stderr.write(log.read().decode(errors="replace"))
+                raise
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def functions_file(address: str, tmp: Path) -> Path:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hack.render import free_port, running_function
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -20,7 +18,6 @@ VALID_EXAMPLES = sorted(
 )
 INVALID_EXAMPLES = sorted((EXAMPLES / "invalid").glob("*.yaml"))
 CROSSPLANE = ROOT / "bin" / "crossplane"
-FUNCTION = Path(sys.executable).parent / "function"
 
 Obj = dict[str, Any]
 
@@ -51,39 +48,9 @@ def xr(name: str = "demo", namespace: str = "default", **spec: Any) -> Obj:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def function_process(*extra: str) -> Iterator[str]:
     """Run the real `function` CLI on a free loopback port; yield its address."""
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(FUNCTION), "--insecure", "--address", address, "--metrics-address", "", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"function exited with {proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    address = f"127.0.0.1:{free_port()}"
+    with running_function(address, *extra):
         yield address
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -2,9 +2,8 @@
 
 Not a timed test: it checks that bench/run.py starts ours and the floor (and the peer,
 when bin/function-go-templating has been built) as real processes, drives them over
-gRPC and writes the result fields and the plot; that the peer composes the same objects
-as ours; and that the prototyped speed-ups in bench/prototypes.py change no byte of the
-response.
+gRPC and writes the result fields and the plot; and that the peer composes the same
+objects as ours.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ import pytest
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from bench import prototypes, servers, workload
+from bench import servers, workload
+from function import fn as fnmod
 from function.fn import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,23 +91,15 @@ def test_reference_request_is_the_issue_shape() -> None:
     assert status["phase"] == "Healthy", status["message"]  # a healthy observed state
 
 
-@pytest.mark.parametrize(
-    "variant", [(), ("fast",), ("encode",), ("fast", "lean"), ("fast", "allow", "cache")]
-)
-def test_prototypes_change_no_byte(variant: tuple[str, ...]) -> None:
-    req = fnv1.RunFunctionRequest.FromString(workload.build_requests("small")["ours"])
-    want = run(req).SerializeToString(deterministic=True)
-    fast = prototypes.make_run(set(variant))
-    assert fast(req).SerializeToString(deterministic=True) == want
-    assert fast(req).SerializeToString(deterministic=True) == want  # second call: cache hit
-
-
-def test_prototypes_merge_like_struct_update() -> None:
-    """A desired resource from an earlier pipeline step is merged, not replaced."""
+def test_build_cache_merges_like_struct_update() -> None:
+    """A desired resource from an earlier pipeline step is merged, not replaced, on a
+    build-cache hit exactly as on a miss."""
     req = fnv1.RunFunctionRequest.FromString(workload.build_requests("small")["ours"])
     req.desired.resources["serviceaccount"].resource.update(
         {"metadata": {"annotations": {"x": "y"}}, "extra": True}
     )
-    want = run(req).SerializeToString(deterministic=True)
-    got = prototypes.make_run({"fast", "allow", "cache"})(req)
-    assert got.SerializeToString(deterministic=True) == want
+    fnmod.CACHE.clear()
+    cold = run(req).SerializeToString(deterministic=True)
+    warm = run(req).SerializeToString(deterministic=True)
+    assert fnmod.CACHE.get(fnmod.BuildCache.key(req)) is not None
+    assert warm == cold

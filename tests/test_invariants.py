@@ -34,3 +34,20 @@ def test_examples_hold_invariants(path: Path) -> None:
 @pytest.mark.parametrize("x", SPREAD, ids=["default", "seven-cells", "longest-names"])
 def test_generated_hold_invariants(x: dict[str, Any]) -> None:
     invariants.check_all(build(resolve(x)), "default")
+
+
+def test_built_objects_share_no_mutable_parts() -> None:
+    """Every dict and list in the output is its own: editing one object (the safety guard
+    copies first, but callers may not) can never change another or a module constant."""
+    objs = build(resolve(SPREAD[2]))
+    seen: dict[int, str] = {}
+
+    def walk(v: Any, where: str) -> None:
+        if isinstance(v, dict | list):
+            assert id(v) not in seen, f"{where} is the same object as {seen[id(v)]}"
+            seen[id(v)] = where
+            for k, x in v.items() if isinstance(v, dict) else enumerate(v):
+                walk(x, f"{where}.{k}")
+
+    for key, o in objs.items():
+        walk(o, key)

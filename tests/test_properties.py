@@ -15,6 +15,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.equivalence import ints
 from function.fn import run
 from tests import k8s_schema
 from tests.test_safety import req
@@ -167,22 +168,11 @@ def test_valid_xr_composes_schema_valid_objects(x: Obj, data: st.DataObject) -> 
         if o["kind"] == "Usage":
             continue
         o["metadata"]["namespace"] = x["metadata"]["namespace"]
-        k8s_schema.validate(_ints(o))
+        k8s_schema.validate(ints(o))
     # never drop a stateful object the XR still asks for
     assert "etcd-statefulset" in rsp.desired.resources
     for cell in x["spec"]["cells"]:
         assert f"{cell['name']}-pooler-statefulset" in rsp.desired.resources
-
-
-def _ints(v: Any) -> Any:
-    """Struct doubles back to ints where integral, as the API server's JSON decoder does."""
-    if isinstance(v, dict):
-        return {k: _ints(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_ints(x) for x in v]
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
 
 
 BREAKERS = [

@@ -135,11 +135,13 @@ def env_field(name: str, path: str) -> Obj:
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
 
 
-POD_ENV = [
-    env_field("POD_NAME", "metadata.name"),
-    env_field("POD_NAMESPACE", "metadata.namespace"),
-    env_field("POD_IP", "status.podIP"),
-]
+def pod_env() -> list[Obj]:
+    """Fresh dicts each call: no two built objects share a mutable part."""
+    return [
+        env_field("POD_NAME", "metadata.name"),
+        env_field("POD_NAMESPACE", "metadata.namespace"),
+        env_field("POD_IP", "status.podIP"),
+    ]
 
 
 def scheduling(

@@ -106,7 +106,6 @@ def statefulset(c: Cluster) -> Obj:
 
 def services(c: Cluster) -> dict[str, Obj]:
     n = names(c)
-    sel = k.selector(c, COMPONENT)
     p = PORTS["etcd"]
     return {
         "headless": {
@@ -116,7 +115,7 @@ def services(c: Cluster) -> dict[str, Obj]:
             "spec": {
                 "clusterIP": "None",
                 "publishNotReadyAddresses": True,
-                "selector": sel,
+                "selector": k.selector(c, COMPONENT),
                 "ports": [
                     k.service_port("client", p["client"]),
                     k.service_port("peer", p["peer"]),
@@ -129,7 +128,7 @@ def services(c: Cluster) -> dict[str, Obj]:
             "metadata": k.metadata(c, n["client"], COMPONENT),
             "spec": {
                 "type": "ClusterIP",
-                "selector": sel,
+                "selector": k.selector(c, COMPONENT),
                 "ports": [k.service_port("client", p["client"])],
             },
         },

@@ -34,14 +34,24 @@ def statefulset_name(c: Cluster, cell: str) -> str:
     return k.fit(f"{c.name}-{cell}-pooler", k.LIMIT_STATEFULSET)
 
 
-def _pg_env(c: Cluster) -> list[Obj]:
-    """Postgres identity; both containers need PGDATA and the password (upstream requires it)."""
+def _pg_env() -> list[Obj]:
+    """Postgres identity: both containers need PGDATA and the password (upstream requires it)."""
     return [
         {"name": PGCTLD_ENV["pgdata"], "value": PATHS["pg_data"]},
         {"name": PGCTLD_ENV["user"], "value": "postgres"},
         {"name": PGCTLD_ENV["password_file"], "value": PATHS["password_file"]},
-        {"name": PGCTLD_ENV["initdb_args"], "value": c.spec.postgres.initdb_args},
     ]
+
+
+def _mounts(c: Cluster, *extra: str) -> list[Obj]:
+    """The pod's volumes as both containers mount them; `extra` adds emptyDirs by name."""
+    mounts: list[Obj] = [
+        {"name": "pgdata", "mountPath": PATHS["pooler_dir"]},
+        {"name": "password", "mountPath": PATHS["password_dir"], "readOnly": True},
+        {"name": "backups", "mountPath": c.spec.backup.path},
+    ]
+    paths = {"pg-run": PATHS["pg_run"], "tmp": PATHS["tmp"]}
+    return mounts + [{"name": n, "mountPath": paths[n]} for n in (*extra, "tmp")]
 
 
 def _postgres_probes() -> Obj:
@@ -83,7 +93,10 @@ def _pgctld(c: Cluster) -> Obj:
             f"{PG['pg_listen_addresses']}=*",
             f"{PG['log_level']}={c.spec.log_level}",
         ],
-        "env": _pg_env(c),
+        "env": [
+            *_pg_env(),
+            {"name": PGCTLD_ENV["initdb_args"], "value": c.spec.postgres.initdb_args},
+        ],
         "ports": [
             {"name": "pgctld-http", "containerPort": p["http"], "protocol": "TCP"},
             {"name": "pgctld-grpc", "containerPort": p["grpc"], "protocol": "TCP"},
@@ -91,13 +104,7 @@ def _pgctld(c: Cluster) -> Obj:
         ],
         "resources": k.resources(res),
         "securityContext": k.container_security(),
-        "volumeMounts": [
-            {"name": "pgdata", "mountPath": PATHS["pooler_dir"]},
-            {"name": "password", "mountPath": PATHS["password_dir"], "readOnly": True},
-            {"name": "backups", "mountPath": c.spec.backup.path},
-            {"name": "pg-run", "mountPath": PATHS["pg_run"]},
-            {"name": "tmp", "mountPath": PATHS["tmp"]},
-        ],
+        "volumeMounts": _mounts(c, "pg-run"),
         **_postgres_probes(),
     }
 
@@ -130,17 +137,12 @@ def _multipooler(c: Cluster, cell: str) -> Obj:
         "env": [
             k.env_field("POD_NAME", "metadata.name"),
             k.env_field("POD_NAMESPACE", "metadata.namespace"),
-            *_pg_env(c)[:3],
+            *_pg_env(),
         ],
         "ports": k.container_ports(p),
         "resources": k.resources(c.spec.multipooler.resources.multipooler),
         "securityContext": k.container_security(),
-        "volumeMounts": [
-            {"name": "pgdata", "mountPath": PATHS["pooler_dir"]},
-            {"name": "password", "mountPath": PATHS["password_dir"], "readOnly": True},
-            {"name": "backups", "mountPath": c.spec.backup.path},
-            {"name": "tmp", "mountPath": PATHS["tmp"]},
-        ],
+        "volumeMounts": _mounts(c),
         **k.http_probes("http", HEALTH["ready"], HEALTH["live"], 600),
     }
 

@@ -63,7 +63,7 @@ def deployment(c: Cluster, component: Component, cell: str, zone: str | None) ->
         "imagePullPolicy": c.spec.images.pull_policy,
         "command": [f"{PATHS['multigres_bin']}/{component}"],
         "args": _args(c, component, cell),
-        "env": list(k.POD_ENV),
+        "env": k.pod_env(),
         "ports": k.container_ports(PORTS[component]),
         "resources": k.resources(spec.resources),
         "securityContext": k.container_security(),
