@@ -8,7 +8,9 @@
 # are committed (regenerate them with hack/apiserver/gen-wrapper.sh).
 #
 # Usage: hack/apiserver/install.sh [--print-bindir]
-# Output: $APISERVER_CACHE (default <repo>/.cache/k8s/<K8S_VERSION>)/bin/{kube-apiserver,etcd}
+# Output: $APISERVER_CACHE (default ~/.cache/function-multigres/k8s/<K8S_VERSION>, outside
+# the clone, so a fresh clone reuses it)/bin/{kube-apiserver,etcd,xcrd-dump}; with --node
+# also kube-controller-manager, kube-scheduler, kube-proxy, kubelet and kubectl.
 # With --print-bindir only the bin directory is written to stdout (progress goes to stderr).
 #
 # Everything comes from the Go module proxy (GOPROXY); a Go toolchain >= the
@@ -21,58 +23,21 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${HERE}/../.." && pwd)"
 # shellcheck source=versions.env
 source "${HERE}/versions.env"
+# shellcheck source=../lib/gobuild.sh
+source "${ROOT}/hack/lib/gobuild.sh"
 
-PRINT_BINDIR=0
-[[ "${1:-}" == "--print-bindir" ]] && PRINT_BINDIR=1
+PRINT_BINDIR=0 NODE=0
+for a in "$@"; do
+  case "$a" in
+    --print-bindir) PRINT_BINDIR=1 ;;
+    --node) NODE=1 ;;
+    *) echo "usage: $0 [--print-bindir] [--node]" >&2; exit 2 ;;
+  esac
+done
 
-CACHE="${APISERVER_CACHE:-${ROOT}/.cache/k8s/${K8S_VERSION}}"
+CACHE="${APISERVER_CACHE:-$(fmg_cache)/k8s/${K8S_VERSION}}"
 BINDIR="${CACHE}/bin"
 mkdir -p "${BINDIR}"
-
-log() { echo ">> $*" >&2; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "error: 'go' not found in PATH; install Go >= $(sed -n 's/^go //p' "${HERE}/kube/go.mod") first"
-  exit 1
-fi
-
-export GOWORK=off CGO_ENABLED="${CGO_ENABLED:-0}"
-# Keep whatever GOFLAGS the environment has, but never let a build edit go.mod.
-export GOFLAGS="${GOFLAGS:-} -mod=readonly"
-[[ -n "$(go env GOCACHE 2>/dev/null || true)" ]] || export GOCACHE="${CACHE}/gocache"
-[[ -n "$(go env GOPATH 2>/dev/null || true)" ]] || export GOPATH="${CACHE}/gopath"
-
-# go build -v prints each package as it is compiled; turn that into one progress
-# line every 10 s (count of packages done, elapsed time) instead of thousands.
-progress() {
-  local what="$1" start="$2" total="$3"
-  awk -v what="${what}" -v start="${start}" -v total="${total}" '
-    /^(go: |#|[^ ]+\.go:|\t)/ { print > "/dev/stderr"; next }   # errors and downloads
-    { n++; now = systime(); if (now - last >= 10) { last = now;
-        printf(">>   %s: %d/%d packages compiled, %ds elapsed (last: %s)\n", what, n, total, now - start, $0) > "/dev/stderr"; fflush("/dev/stderr") } }
-    END { printf(">>   %s: %d packages compiled\n", what, n) > "/dev/stderr" }'
-}
-
-build() { # name moddir pkg version ldflags
-  local name="$1" moddir="$2" pkg="$3" version="$4" ldflags="$5"
-  local out="${BINDIR}/${name}" start
-  start=$(date +%s)
-  log "building ${name} ${version} (${pkg}) -> ${out}"
-  log "  go: $(go version | cut -d' ' -f3-) | GOPROXY=$(go env GOPROXY) | first build takes minutes, cached afterwards"
-  (cd "${moddir}" && go mod download) 2>&1 | sed 's/^/>>   /' >&2
-  local total
-  total=$(cd "${moddir}" && go list -deps "${pkg}" | wc -l)
-  # -p: the number of CPUs by default; override with GO_BUILD_P on small machines.
-  if ! (cd "${moddir}" && go build -v -p "${GO_BUILD_P:-$(nproc)}" -trimpath \
-          -ldflags "-s -w ${ldflags}" -o "${out}.tmp.$$" "${pkg}" 2>&1 \
-        | progress "${name}" "${start}" "${total}"; exit "${PIPESTATUS[0]}"); then
-    rm -f "${out}.tmp.$$"
-    log "error: building ${name} failed"
-    exit 1
-  fi
-  mv -f "${out}.tmp.$$" "${out}"
-  log "built ${name} ${version} in $(( $(date +%s) - start ))s"
-}
 
 have() { # name expected-version-substring version-command...
   local name="$1" want="$2"; shift 2
@@ -84,23 +49,29 @@ total_start=$(date +%s)
 if have etcd "etcd Version: ${ETCD_VERSION#v}" --version; then
   log "etcd ${ETCD_VERSION} cached at ${BINDIR}/etcd"
 else
-  build etcd "${HERE}/etcd" go.etcd.io/etcd/server/v3 "${ETCD_VERSION}" ""
+  gobuild etcd "${HERE}/etcd" go.etcd.io/etcd/server/v3 "${ETCD_VERSION}" "" "${BINDIR}"
 fi
 
-if have kube-apiserver "Kubernetes ${K8S_VERSION}" --version; then
-  log "kube-apiserver ${K8S_VERSION} cached at ${BINDIR}/kube-apiserver"
-else
-  minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
-  v="k8s.io/component-base/version"
-  c="k8s.io/client-go/pkg/version"
-  date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  lf=""
-  for p in "${v}" "${c}"; do
-    lf+=" -X ${p}.gitVersion=${K8S_VERSION} -X ${p}.gitMajor=1 -X ${p}.gitMinor=${minor}"
-    lf+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=${date}"
-  done
-  build kube-apiserver "${HERE}/kube" k8s.io/kubernetes/cmd/kube-apiserver "${K8S_VERSION}" "${lf}"
-fi
+# Version stamping as upstream's hack/lib/version.sh does, so --version is right.
+minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+kube_ldflags=""
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X ${p}.gitVersion=${K8S_VERSION} -X ${p}.gitMajor=1 -X ${p}.gitMinor=${minor}"
+  kube_ldflags+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=1970-01-01T00:00:00Z"
+done
+kube_binaries=(kube-apiserver)
+# --node: the rest of a node for the e2e tier (hack/e2e/), from the same module set.
+[[ "${NODE}" == 1 ]] && kube_binaries+=(kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
+for b in "${kube_binaries[@]}"; do
+  if have "${b}" "Kubernetes ${K8S_VERSION}" --version; then
+    log "${b} ${K8S_VERSION} cached at ${BINDIR}/${b}"
+  elif [[ "${b}" == kubectl ]] && [[ -x "${BINDIR}/kubectl" ]] \
+      && "${BINDIR}/kubectl" version --client 2>/dev/null | grep -qF "${K8S_VERSION}"; then
+    log "kubectl ${K8S_VERSION} cached at ${BINDIR}/kubectl"
+  else
+    gobuild "${b}" "${HERE}/kube" "k8s.io/kubernetes/cmd/${b}" "${K8S_VERSION}" "${kube_ldflags}" "${BINDIR}"
+  fi
+done
 
 XCRD_STAMP="${BINDIR}/.xcrd-dump-${CROSSPLANE_XCRD_VERSION}-$(sha256sum "${HERE}/xcrd-dump/main.go" | cut -c1-12)"
 if [[ -x "${BINDIR}/xcrd-dump" && -f "${XCRD_STAMP}" ]]; then
@@ -115,7 +86,7 @@ else
   trap 'rm -rf "${work}"' EXIT
   cp -r "${src}/." "${work}/" && chmod -R u+w "${work}"
   mkdir -p "${work}/cmd/xcrd-dump" && cp "${HERE}/xcrd-dump/main.go" "${work}/cmd/xcrd-dump/"
-  build xcrd-dump "${work}" ./cmd/xcrd-dump "crossplane ${CROSSPLANE_XCRD_VERSION}" ""
+  gobuild xcrd-dump "${work}" ./cmd/xcrd-dump "crossplane ${CROSSPLANE_XCRD_VERSION}" "" "${BINDIR}"
   rm -f "${BINDIR}"/.xcrd-dump-* && touch "${XCRD_STAMP}"
 fi
 
