@@ -11,7 +11,7 @@ OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
 
-.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
+.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean e2e-install cluster-up cluster-down e2e
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,6 +51,18 @@ test-unit: venv ## fast tests only (no crossplane CLI, no API server)
 
 test-apiserver: venv ## only the real kube-apiserver tier
 	$(PY) -m pytest -q -m apiserver $(PYTEST_ARGS)
+
+e2e-install: venv ## build/install everything the real node needs (cached in ~/.cache/function-multigres)
+	hack/e2e/install.sh
+
+cluster-up: e2e-install ## start the single-node Kubernetes of the e2e tier (root; hack/e2e/kubectl to use it)
+	python3 -m hack.e2e.cluster up
+
+cluster-down: ## stop it and remove every trace of it from the host
+	python3 -m hack.e2e.cluster down
+
+e2e: e2e-install ## the e2e tier: bring the node up, run tests/e2e/, tear it down [E2E_KEEP=1 keeps it up]
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 bench: venv ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full

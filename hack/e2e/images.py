@@ -144,7 +144,7 @@ def main() -> int:
         "--env", f"PATH={PATH_ENV}",
         "--env", "PGDATA=/var/lib/postgresql/data",
         "--env", "LANG=en_US.utf8",
-        "--entrypoint", "tail", "--cmd", "-f", "/dev/null",
+        "--entrypoint", '["tail"]', "--cmd", '["-f", "/dev/null"]',
     )  # fmt: skip
     shutil.rmtree(tree)
 
@@ -160,13 +160,13 @@ def main() -> int:
         ),
     ):
         tree = stage({dest: binary})
-        b.image(tag, digest(binary), [str(tree)], "--entrypoint", entry, "--env", f"PATH={PATH_ENV}")
+        b.image(tag, digest(binary), [str(tree)], "--entrypoint", json.dumps([entry]), "--env", f"PATH={PATH_ENV}")
         shutil.rmtree(tree)
 
     busybox = Path("/bin/busybox")
     applets = subprocess.run([str(busybox), "--list"], check=True, capture_output=True, text=True).stdout.split()
     tree = stage({"/bin/busybox": busybox}, {f"/bin/{x}": "busybox" for x in applets if x != "busybox"})
-    b.image(LOCAL["busybox"], digest(busybox), [str(tree)], "--env", "PATH=/bin", "--cmd", "sh")
+    b.image(LOCAL["busybox"], digest(busybox), [str(tree)], "--env", "PATH=/bin", "--cmd", '["sh"]')
     shutil.rmtree(tree)
 
     index = b.dir / "index.json"

@@ -164,7 +164,8 @@ def local_path(volumes_dir: str) -> list[dict[str, object]]:
                 "name": name,
                 "image": IMAGES["local-path"],
                 "imagePullPolicy": "IfNotPresent",
-                "command": ["local-path-provisioner", "--debug", "start", "--config", "/etc/config/config.json"],
+                "command": ["local-path-provisioner", "--debug", "start", "--config", "/etc/config/config.json",
+                            "--service-account-name", name],
                 "env": [
                     {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
                     {"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},

@@ -26,6 +26,8 @@ from . import layout as L
 from .layout import Layout
 
 CGROUP_FS = Path("/sys/fs/cgroup")
+#: Host paths a leaked mount of the node would show up under.
+OURS = ("/run/netns", "/run/containerd", "/var/lib/kubelet", "/var/lib/containerd", "/var/lib/cni", "/var/log/pods")
 
 
 def _children(pid: int) -> list[int]:
@@ -228,7 +230,9 @@ def host_state(lay: Layout) -> dict[str, object]:
     return {
         "netns": netns,
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
-        "mounts": sorted(mountpoints()),
+        # Mounts of the run, or at the paths the node's daemons use (others on the host
+        # may come and go meanwhile).
+        "mounts": sorted(m for m in mountpoints() if m.startswith(OURS + (str(lay.run),))),
         "cgroups": [str(d) for d in cgroup_dirs() if d.exists()],
         "run_dir": lay.run.exists(),
         "processes": sorted(
