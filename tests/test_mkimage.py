@@ -14,8 +14,20 @@ MKIMAGE = Path(__file__).resolve().parents[1] / "hack" / "e2e" / "mkimage.py"
 
 
 def build(tree: Path, out: Path) -> str:
-    cmd = [sys.executable, str(MKIMAGE), "--tag", "e2e.local/t:1", "--out", str(out),
-           "--layer", f"{tree}:/opt/app", "--user", "65532:65532", "--entrypoint", '["/opt/app/run"]']  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(MKIMAGE),
+        "--tag",
+        "e2e.local/t:1",
+        "--out",
+        str(out),
+        "--layer",
+        f"{tree}:/opt/app",
+        "--user",
+        "65532:65532",
+        "--entrypoint",
+        '["/opt/app/run"]',
+    ]
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 

@@ -21,26 +21,45 @@ class Kube:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> str:
         return self.cluster.kubectl(*args, input=input, check=check, timeout=timeout)
 
     def apply(self, objs: Iterable[Obj], field_manager: str = "e2e") -> None:
         items = list(objs)
         doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
-        self.kubectl("apply", "--server-side", "--force-conflicts", f"--field-manager={field_manager}", "-f", "-", input=doc)
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            f"--field-manager={field_manager}",
+            "-f",
+            "-",
+            input=doc,
+        )
 
     def fresh_namespace(self, name: str, restricted: bool = True, timeout: float = 120) -> None:
         """(Re)create `name` empty: set-up is idempotent even on a reused cluster."""
-        self.kubectl("delete", "namespace", name, "--ignore-not-found", f"--timeout={timeout:.0f}s", timeout=timeout + 10)
+        self.kubectl(
+            "delete",
+            "namespace",
+            name,
+            "--ignore-not-found",
+            f"--timeout={timeout:.0f}s",
+            timeout=timeout + 10,
+        )
         self.apply([namespace(name, restricted)])
 
-    def get(self, kind: str, name: str = "", ns: str | None = None, selector: str | None = None) -> Obj:
+    def get(
+        self, kind: str, name: str = "", ns: str | None = None, selector: str | None = None
+    ) -> Obj:
         args = ["get", kind] + ([name] if name else []) + ["-o", "json"]
         if ns:
             args += ["-n", ns]
         if selector:
             args += ["-l", selector]
-        return json.loads(self.kubectl(*args))  # type: ignore[no-any-return]
+        return json.loads(self.kubectl(*args))
 
     def maybe(self, kind: str, name: str, ns: str | None = None) -> Obj | None:
         args = ["get", kind, name, "-o", "json", "--ignore-not-found"] + (["-n", ns] if ns else [])
@@ -48,14 +67,33 @@ class Kube:
         return json.loads(out) if out.strip() else None
 
     def pods(self, ns: str, selector: str | None = None) -> list[Obj]:
-        return self.get("pods", ns=ns, selector=selector)["items"]  # type: ignore[no-any-return]
+        return self.get("pods", ns=ns, selector=selector)["items"]
 
-    def exec(self, ns: str, pod: str, *cmd: str, container: str | None = None, timeout: float = 60,
-             check: bool = True, input: str | None = None) -> str:  # fmt: skip
-        args = ["exec", "-n", ns, pod] + (["-c", container] if container else []) + (["-i"] if input else [])
+    def exec(
+        self,
+        ns: str,
+        pod: str,
+        *cmd: str,
+        container: str | None = None,
+        timeout: float = 60,
+        check: bool = True,
+        input: str | None = None,
+    ) -> str:
+        args = (
+            ["exec", "-n", ns, pod]
+            + (["-c", container] if container else [])
+            + (["-i"] if input else [])
+        )
         return self.kubectl(*args, "--", *cmd, timeout=timeout, check=check, input=input)
 
-    def logs(self, ns: str, pod: str, container: str | None = None, previous: bool = False, tail: int = 60) -> str:
+    def logs(
+        self,
+        ns: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail: int = 60,
+    ) -> str:
         args = ["logs", "-n", ns, pod, f"--tail={tail}"] + (["-c", container] if container else [])
         if previous:
             args.append("--previous")
@@ -69,17 +107,33 @@ class Kube:
                 name = pod["metadata"]["name"]
                 out.append(f"=== pod {ns}/{name}: {pod['status'].get('phase')}")
                 for cs in pod["status"].get("containerStatuses", []):
-                    out.append(f"  {cs['name']}: ready={cs['ready']} restarts={cs['restartCount']} state={cs['state']}")
+                    out.append(
+                        f"  {cs['name']}: ready={cs['ready']} restarts={cs['restartCount']} state={cs['state']}"
+                    )
                     out.append(self.logs(ns, name, cs["name"], tail=30))
                     if cs["restartCount"]:
-                        out.append(f"  --- previous {cs['name']} ---\n" + self.logs(ns, name, cs["name"], True, 20))
-            out.append(self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False)[-4000:])
+                        out.append(
+                            f"  --- previous {cs['name']} ---\n"
+                            + self.logs(ns, name, cs["name"], True, 20)
+                        )
+            out.append(
+                self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False)[
+                    -4000:
+                ]
+            )
         except ClusterError as e:
             out.append(f"(could not describe {ns}: {e})")
         return "\n".join(out)
 
-    def wait_for(self, what: str, ok: Callable[[], bool], timeout: float, ns: str | None = None,
-                 selector: str | None = None, interval: float = 1.0) -> float:  # fmt: skip
+    def wait_for(
+        self,
+        what: str,
+        ok: Callable[[], bool],
+        timeout: float,
+        ns: str | None = None,
+        selector: str | None = None,
+        interval: float = 1.0,
+    ) -> float:
         """Poll `ok` until it is true; return the seconds it took or fail with the logs of `ns`."""
         t0 = time.monotonic()
         last: Exception | None = None
@@ -91,18 +145,28 @@ class Kube:
                 last = e
             time.sleep(interval)
         detail = self.describe_failure(ns, selector) if ns else ""
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}")
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}"
+        )
 
     def wait_pods_ready(self, ns: str, selector: str, count: int, timeout: float) -> float:
         def ready() -> bool:
-            pods = [p for p in self.pods(ns, selector) if not p["metadata"].get("deletionTimestamp")]
+            pods = [
+                p for p in self.pods(ns, selector) if not p["metadata"].get("deletionTimestamp")
+            ]
             ok = [
-                p for p in pods
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
-            ]  # fmt: skip
+                p
+                for p in pods
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p["status"].get("conditions", [])
+                )
+            ]
             return len(ok) >= count
 
-        return self.wait_for(f"{count} Ready pod(s) {selector} in {ns}", ready, timeout, ns, selector)
+        return self.wait_for(
+            f"{count} Ready pod(s) {selector} in {ns}", ready, timeout, ns, selector
+        )
 
 
 def namespace(name: str, restricted: bool = True) -> Obj:

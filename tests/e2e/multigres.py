@@ -10,6 +10,7 @@ logged with its time, so a lost write is an acknowledged id missing afterwards.
 from __future__ import annotations
 
 import base64
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -47,61 +48,132 @@ class Demo:
 
     def expected_pods(self, objs: list[dict[str, Any]]) -> int:
         return sum(
-            int(o["spec"].get("replicas", 1)) for o in objs if o["kind"] in ("StatefulSet", "Deployment")
+            int(o["spec"].get("replicas", 1))
+            for o in objs
+            if o["kind"] in ("StatefulSet", "Deployment")
         )
 
     def wait_ready(self, objs: list[dict[str, Any]], timeout: float = 300) -> float:
-        return self.kube.wait_pods_ready(self.ns, self.selector(), self.expected_pods(objs), timeout)
+        return self.kube.wait_pods_ready(
+            self.ns, self.selector(), self.expected_pods(objs), timeout
+        )
 
     def delete_all(self, keep_pvcs: bool = True) -> None:
         kinds = "statefulsets,deployments,jobs,services,poddisruptionbudgets,serviceaccounts,configmaps,horizontalpodautoscalers"
-        self.kube.kubectl("delete", kinds, "-n", self.ns, "-l", f"crossplane.io/composite={self.name}",
-                          "--ignore-not-found", "--wait=true", "--timeout=180s", timeout=200)  # fmt: skip
+        self.kube.kubectl(
+            "delete",
+            kinds,
+            "-n",
+            self.ns,
+            "-l",
+            f"crossplane.io/composite={self.name}",
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=180s",
+            timeout=200,
+        )
         if not keep_pvcs:
-            self.kube.kubectl("delete", "pvc", "-n", self.ns, "-l", f"app.kubernetes.io/instance={self.name}",
-                              "--ignore-not-found", "--wait=true", "--timeout=120s", timeout=140)  # fmt: skip
-            self.kube.kubectl("delete", "pvc", "-n", self.ns, "--all", "--ignore-not-found", "--timeout=120s")
+            self.kube.kubectl(
+                "delete",
+                "pvc",
+                "-n",
+                self.ns,
+                "-l",
+                f"app.kubernetes.io/instance={self.name}",
+                "--ignore-not-found",
+                "--wait=true",
+                "--timeout=120s",
+                timeout=140,
+            )
+            self.kube.kubectl(
+                "delete", "pvc", "-n", self.ns, "--all", "--ignore-not-found", "--timeout=120s"
+            )
 
     # --- SQL ------------------------------------------------------------------------------
     def client(self) -> None:
         if self.kube.maybe("pod", CLIENT, self.ns):
             return
         restricted = {
-            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
-            "runAsUser": 999, "runAsGroup": 999, "seccompProfile": {"type": "RuntimeDefault"},
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "runAsUser": 999,
+            "runAsGroup": 999,
+            "seccompProfile": {"type": "RuntimeDefault"},
             "readOnlyRootFilesystem": True,
-        }  # fmt: skip
-        self.kube.apply([{
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": CLIENT, "namespace": self.ns, "labels": {"app": CLIENT}},
-            "spec": {
-                "terminationGracePeriodSeconds": 1,
-                "containers": [{
-                    "name": "psql", "image": IMAGES["pgctld"], "imagePullPolicy": "IfNotPresent",
-                    "command": ["sleep", "infinity"], "securityContext": restricted,
-                    "env": [{"name": "PGPASSWORD", "value": self.password}, {"name": "PGCONNECT_TIMEOUT", "value": "3"}],
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                }],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
-            },
-        }])  # fmt: skip
+        }
+        self.kube.apply(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": CLIENT, "namespace": self.ns, "labels": {"app": CLIENT}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [
+                            {
+                                "name": "psql",
+                                "image": IMAGES["pgctld"],
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": ["sleep", "infinity"],
+                                "securityContext": restricted,
+                                "env": [
+                                    {"name": "PGPASSWORD", "value": self.password},
+                                    {"name": "PGCONNECT_TIMEOUT", "value": "3"},
+                                ],
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    },
+                }
+            ]
+        )
         self.kube.wait_pods_ready(self.ns, f"app={CLIENT}", 1, 60)
 
     def dsn(self) -> str:
         return f"host={self.gateway} port=5432 user=postgres dbname=postgres sslmode=disable"
 
     def sql(self, query: str, check: bool = True, timeout: float = 30) -> str:
-        return self.kube.exec(self.ns, CLIENT, "psql", self.dsn(), "-v", "ON_ERROR_STOP=1", "-qAt", "-c", query,
-                              timeout=timeout, check=check)  # fmt: skip
+        return self.kube.exec(
+            self.ns,
+            CLIENT,
+            "psql",
+            self.dsn(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            query,
+            timeout=timeout,
+            check=check,
+        )
 
     # --- Postgres instances ----------------------------------------------------------------
     def poolers(self) -> list[str]:
         pods = self.kube.pods(self.ns, self.selector("multipooler"))
-        return sorted(p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp"))
+        return sorted(
+            p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")
+        )
 
     def local_sql(self, pod: str, query: str, timeout: float = 15) -> str:
         """SQL on one instance's own socket, from its postgres container."""
-        return self.kube.exec(self.ns, pod, "psql", "-h", PATHS["pg_socket_dir"], "-U", "postgres", "-d", "postgres",
-                              "-qAt", "-c", query, container="postgres", timeout=timeout)  # fmt: skip
+        return self.kube.exec(
+            self.ns,
+            pod,
+            "psql",
+            "-h",
+            PATHS["pg_socket_dir"],
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qAt",
+            "-c",
+            query,
+            container="postgres",
+            timeout=timeout,
+        )
 
     def primary(self) -> str | None:
         found = []
@@ -109,7 +181,7 @@ class Demo:
             try:
                 if self.local_sql(pod, "select pg_is_in_recovery()").strip() == "f":
                     found.append(pod)
-            except Exception:  # noqa: BLE001 - an instance that does not answer is not the primary
+            except Exception:  # an instance that does not answer is not the primary
                 continue
         return found[0] if len(found) == 1 else None
 
@@ -136,16 +208,20 @@ echo done > /tmp/writer.done
         return [(int(i), float(t)) for i, t in rows]
 
     def writer_done(self) -> bool:
-        return "done" in self.kube.exec(self.ns, CLIENT, "bash", "-c", "cat /tmp/writer.done 2>/dev/null || true")
+        return "done" in self.kube.exec(
+            self.ns, CLIENT, "bash", "-c", "cat /tmp/writer.done 2>/dev/null || true"
+        )
 
     def writer_errors(self) -> str:
-        return self.kube.exec(self.ns, CLIENT, "bash", "-c", "tail -5 /tmp/writer.err 2>/dev/null || true")
+        return self.kube.exec(
+            self.ns, CLIENT, "bash", "-c", "tail -5 /tmp/writer.err 2>/dev/null || true"
+        )
 
 
 def max_gap(acked: list[tuple[int, float]], after: float) -> float:
     """The longest time between consecutive acknowledged writes around `after`."""
     times = [t for _, t in acked]
-    gaps = [b - a for a, b in zip(times, times[1:]) if b >= after]
+    gaps = [b - a for a, b in itertools.pairwise(times) if b >= after]
     return max(gaps) if gaps else float("inf")
 
 

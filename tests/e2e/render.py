@@ -28,9 +28,13 @@ def render(example: Path, observed: Path | None = None) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp, running_function(address):
         fns = functions_file(address, Path(tmp))
         cmd = render_cmd(
-            str(CROSSPLANE), str(example), fns, str(observed) if observed else None,
-            str(ROOT / "examples" / "required"), True,
-        )  # fmt: skip
+            str(CROSSPLANE),
+            str(example),
+            fns,
+            str(observed) if observed else None,
+            str(ROOT / "examples" / "required"),
+            True,
+        )
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode:
         raise AssertionError(f"crossplane render {example} failed ({r.returncode}):\n{r.stderr}")
@@ -41,7 +45,9 @@ def composed(example: Path) -> list[dict[str, Any]]:
     """The composed resources of `example`, ready for server-side apply."""
     out = []
     for obj in render(example):
-        if obj.get("kind") in SKIP_KINDS or obj.get("apiVersion", "").startswith("render.crossplane.io"):
+        if obj.get("kind") in SKIP_KINDS or obj.get("apiVersion", "").startswith(
+            "render.crossplane.io"
+        ):
             continue
         obj["metadata"].pop("ownerReferences", None)
         obj["metadata"].pop("generateName", None)

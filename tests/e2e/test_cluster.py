@@ -32,10 +32,17 @@ def demo(kube: Kube, results: dict[str, Any]) -> Demo:
     results["apply_to_ready_pods_s"] = round(ready, 1)
 
     def first_write() -> bool:
-        d.sql(f"create table if not exists {TABLE} (id bigint primary key, at timestamptz default now())")
-        return d.sql(f"insert into {TABLE}(id) values (0) on conflict do nothing returning id") in ("0\n", "")
+        d.sql(
+            f"create table if not exists {TABLE} (id bigint primary key, at timestamptz default now())"
+        )
+        return d.sql(f"insert into {TABLE}(id) values (0) on conflict do nothing returning id") in (
+            "0\n",
+            "",
+        )
 
-    kube.wait_for("the first committed write through the gateway", first_write, 240, d.ns, d.selector())
+    kube.wait_for(
+        "the first committed write through the gateway", first_write, 240, d.ns, d.selector()
+    )
     results["apply_to_first_write_s"] = round(time.monotonic() - t0, 1)
     results["multigres_commit"] = MULTIGRES_COMMIT
     results["postgres_version"] = d.sql("show server_version").strip()
@@ -44,31 +51,54 @@ def demo(kube: Kube, results: dict[str, Any]) -> Demo:
 
 def test_sql_through_the_gateway(demo: Demo) -> None:
     demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
-    demo.sql("insert into e2e_smoke values ('a', 1), ('b', 2) on conflict (k) do update set v = excluded.v")
+    demo.sql(
+        "insert into e2e_smoke values ('a', 1), ('b', 2) on conflict (k) do update set v = excluded.v"
+    )
     assert demo.sql("select k, v from e2e_smoke order by k") == "a|1\nb|2\n"
     primary = demo.primary()
     assert primary, "no single primary among the Postgres instances"
     standbys = [p for p in demo.poolers() if p != primary]
     assert standbys, "no standby"
     for pod in standbys:  # replicated synchronously: the row is on every standby
-        demo.kube.wait_for(f"the row on standby {pod}", lambda pod=pod: demo.local_sql(pod, "select count(*) from e2e_smoke").strip() == "2", 30)  # type: ignore[misc]
+
+        def replicated(pod: str = pod) -> bool:
+            return demo.local_sql(pod, "select count(*) from e2e_smoke").strip() == "2"
+
+        demo.kube.wait_for(f"the row on standby {pod}", replicated, 30)
 
 
 def failover(demo: Demo, results: dict[str, Any], key: str, kill: str) -> None:
     primary = demo.primary()
     assert primary, "no primary before the failover"
     demo.start_writer(TABLE, seconds=75)
-    demo.kube.wait_for("the writer's first acknowledged writes", lambda: len(demo.acked()) >= 20, 60, demo.ns)
+    demo.kube.wait_for(
+        "the writer's first acknowledged writes", lambda: len(demo.acked()) >= 20, 60, demo.ns
+    )
     killed_at = time.time()
     if kill == "pod":
-        demo.kube.kubectl("delete", "pod", "-n", demo.ns, primary, "--grace-period=0", "--force", "--wait=false")
+        demo.kube.kubectl(
+            "delete", "pod", "-n", demo.ns, primary, "--grace-period=0", "--force", "--wait=false"
+        )
     else:  # SIGKILL the postmaster, leaving the pod and its pgctld alive
-        demo.kube.exec(demo.ns, primary, "bash", "-c", "kill -9 $(head -1 $PGDATA/postmaster.pid)", container="postgres")
+        demo.kube.exec(
+            demo.ns,
+            primary,
+            "bash",
+            "-c",
+            "kill -9 $(head -1 $PGDATA/postmaster.pid)",
+            container="postgres",
+        )
 
     def resumed() -> bool:
         return any(t > killed_at + 0.5 for _, t in demo.acked())
 
-    demo.kube.wait_for(f"writes to resume after killing the primary's {kill}", resumed, 120, demo.ns, demo.selector())
+    demo.kube.wait_for(
+        f"writes to resume after killing the primary's {kill}",
+        resumed,
+        120,
+        demo.ns,
+        demo.selector(),
+    )
     demo.kube.wait_for("the writer to finish", demo.writer_done, 120, demo.ns)
     acked = demo.acked()
     present = {int(x) for x in demo.sql(f"select id from {TABLE}").split()}

@@ -57,22 +57,37 @@ def smoke(kube: Kube) -> Kube:
         container={
             "ports": [{"containerPort": 8080}],
             "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
-            "volumeMounts": [{"name": "www", "mountPath": "/www"}, {"name": "data", "mountPath": "/data"}],
+            "volumeMounts": [
+                {"name": "www", "mountPath": "/www"},
+                {"name": "data", "mountPath": "/data"},
+            ],
         },
-        volumes=[{"name": "www", "emptyDir": {}}, {"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+        volumes=[
+            {"name": "www", "emptyDir": {}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+        ],
     )
     kube.fresh_namespace(NS)
-    kube.apply([
-        {
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": NS},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}},
-        },
-        web,
-        {
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": NS},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
-        },
-    ])  # fmt: skip
+    kube.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "data", "namespace": NS},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "16Mi"}},
+                },
+            },
+            web,
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": NS},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+            },
+        ]
+    )
     return kube
 
 
@@ -80,8 +95,12 @@ def test_restricted_pod_with_pvc_becomes_ready(smoke: Kube) -> None:
     smoke.wait_pods_ready(NS, "app=web", 1, timeout=120)
     pvc = smoke.get("pvc", "data", NS)
     assert pvc["status"]["phase"] == "Bound"
-    assert pvc["spec"]["storageClassName"] == "local-path", "the default StorageClass was not applied"
-    assert smoke.exec(NS, "web", "cat", "/data/written").strip(), "the pod could not write its volume"
+    assert pvc["spec"]["storageClassName"] == "local-path", (
+        "the default StorageClass was not applied"
+    )
+    assert smoke.exec(NS, "web", "cat", "/data/written").strip(), (
+        "the pod could not write its volume"
+    )
     uid = smoke.exec(NS, "web", "id", "-u").strip()
     assert uid == "65532"
 
@@ -104,14 +123,19 @@ def test_service_name_resolves_and_answers(smoke: Kube) -> None:
 
 def test_liveness_failure_restarts_the_container(smoke: Kube) -> None:
     probe = {"exec": {"command": ["cat", "/tmp/alive"]}, "periodSeconds": 1, "failureThreshold": 2}
-    smoke.apply([
-        pod(
-            "liveness",
-            "touch /tmp/alive && exec sleep 3600",
-            container={"livenessProbe": probe, "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
-            volumes=[{"name": "tmp", "emptyDir": {}}],
-        )
-    ])  # fmt: skip
+    smoke.apply(
+        [
+            pod(
+                "liveness",
+                "touch /tmp/alive && exec sleep 3600",
+                container={
+                    "livenessProbe": probe,
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                },
+                volumes=[{"name": "tmp", "emptyDir": {}}],
+            )
+        ]
+    )
     smoke.wait_pods_ready(NS, "app=liveness", 1, timeout=60)
     smoke.exec(NS, "liveness", "rm", "/tmp/alive")
 
@@ -120,5 +144,7 @@ def test_liveness_failure_restarts_the_container(smoke: Kube) -> None:
         return bool(statuses[0]["restartCount"] >= 1)
 
     smoke.wait_for("the liveness probe to restart the container", restarted, 60, NS, "app=liveness")
-    events = smoke.kubectl("get", "events", "-n", NS, "--field-selector=involvedObject.name=liveness")
+    events = smoke.kubectl(
+        "get", "events", "-n", NS, "--field-selector=involvedObject.name=liveness"
+    )
     assert "Liveness probe failed" in events or "Unhealthy" in events, events
