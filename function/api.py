@@ -184,19 +184,21 @@ def _storage(size: str) -> Any:
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
 
 
-def _rwo() -> list[AccessMode]:
-    return ["ReadWriteOnce"]
+def _backup_modes() -> list[AccessMode]:
+    return list(d.BACKUP_ACCESS_MODES)
 
 
 class BackupStorage(Model):
     size: StorageSize = d.BACKUP_STORAGE
     storage_class_name: str | None = Field(default=None, max_length=253)
     access_modes: list[AccessMode] = Field(
-        default_factory=_rwo,
+        default_factory=_backup_modes,
         min_length=1,
         max_length=4,
-        description="ReadWriteOnce (default) works when all poolers share a node; "
-        "use ReadWriteMany storage (or existingClaim) when they spread across nodes.",
+        description="ReadWriteMany (default): every pooler, on any node, mounts the one "
+        "backup repository standbys are restored from, so the StorageClass must support it "
+        "(the claim stays Pending otherwise and the XR says so). ReadWriteOnce only works "
+        "when every pooler runs on one node.",
     )
 
 
@@ -291,6 +293,36 @@ class Multigateway(Model):
     scheduling: Scheduling | None = None
 
 
+DURATION_PATTERN = r"^([0-9]+(ms|s|m))+$"
+
+
+def _duration(key: str, what: str) -> Any:
+    return Field(
+        default=d.MULTIORCH_TIMING[key],
+        max_length=16,
+        pattern=DURATION_PATTERN,
+        description=f"{what} (a Go duration such as 2s or 1500ms).",
+    )
+
+
+class MultiorchTiming(Model):
+    """multiorch's failover timing flags; defaults and reasons in docs/operations.md."""
+
+    grace_period_base: str = _duration(
+        "grace_period_base", "Wait before acting on a lost or unhealthy primary"
+    )
+    grace_period_max_jitter: str = _duration(
+        "grace_period_max_jitter",
+        "Up to this much random extra wait, so orchestrators of several cells do not race",
+    )
+    pooler_health_check_interval: str = _duration(
+        "pooler_health_check_interval", "How often each pooler's health is polled"
+    )
+    recovery_cycle_interval: str = _duration(
+        "recovery_cycle_interval", "How often detected problems are re-evaluated"
+    )
+
+
 class Multiorch(Model):
     replicas: int = Field(
         default=d.ORCH_REPLICAS,
@@ -301,6 +333,7 @@ class Multiorch(Model):
     resources: Resources = _resources("multiorch")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     scheduling: Scheduling | None = None
+    timing: MultiorchTiming = Field(default_factory=MultiorchTiming)
 
 
 class PoolerResources(Model):
@@ -329,6 +362,21 @@ class Postgres(Model):
     initdb_args: str = Field(default="", max_length=1024)
 
 
+class IssuerRef(Model):
+    name: str = Field(min_length=1, max_length=253)
+    kind: Literal["Issuer", "ClusterIssuer"] = "Issuer"
+    group: str = Field(default="cert-manager.io", max_length=253)
+
+
+class PgBackRestTLS(Model):
+    issuer_ref: IssuerRef | None = Field(
+        default=None,
+        description="Have cert-manager issue the pgBackRest CA (a Certificate with isCA) from "
+        "this issuer instead of the composed one-shot Job. Each pooler signs its own "
+        "certificate with that CA at start (its pod IP and DNS name).",
+    )
+
+
 class Backup(Model):
     path: str = Field(default=d.BACKUP_PATH, pattern=r"^/[^\s]*$", max_length=255)
     existing_claim: str = Field(
@@ -347,6 +395,7 @@ class Backup(Model):
         },
     )
     storage: BackupStorage = Field(default_factory=BackupStorage)
+    pgbackrest_tls: PgBackRestTLS = Field(default_factory=PgBackRestTLS, alias="pgbackrestTLS")
 
 
 class PvcRetention(Model):

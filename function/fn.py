@@ -25,7 +25,7 @@ from function import readiness, safety
 from function.api import SpecError
 from function.builders import build
 from function.resolve import Cluster, resolve
-from function.status import Cond, Report, kept_conditions, summarize
+from function.status import Cond, Report, capability, kept_conditions, summarize
 
 tracer = trace.get_tracer("function-multigres")
 
@@ -252,6 +252,9 @@ def compose(
         ]
         if composed.conditions[-1].status == "False" and secret is not None and secret[0]:
             composed.warnings.append(composed.conditions[-1].message)
+        conds, warnings = capability(cluster, observed)
+        composed.conditions += conds
+        composed.warnings += warnings
     return composed
 
 

@@ -91,6 +91,14 @@ def pvc(obj: Obj) -> Verdict:
     return (True, "") if phase == "Bound" else (False, f"claim is {phase or 'Pending'}")
 
 
+def certificate(obj: Obj) -> Verdict:
+    """cert-manager's Certificate: its Ready condition."""
+    if _true(obj, "Ready"):
+        return True, ""
+    c = _cond(obj, "Ready") or {}
+    return False, f"not issued yet: {c.get('reason', '')} {c.get('message', '')}".strip()
+
+
 def exists(_: Obj) -> Verdict:
     return True, ""
 
@@ -102,6 +110,7 @@ CHECKS: dict[str, Callable[[Obj], Verdict]] = {
     "HorizontalPodAutoscaler": hpa,
     "Job": job,
     "PersistentVolumeClaim": pvc,
+    "Certificate": certificate,
 }
 
 

@@ -25,6 +25,8 @@ PORTS: Final = {
     "multiorch": {"http": 15300, "grpc": 15370},
     "pgctld": {"http": 15400, "grpc": 15470, "postgres": 5432},
     "etcd": {"client": 2379, "peer": 2380, "metrics": 2381},
+    "multiadmin": {"http": 18000, "grpc": 18070},
+    "pgbackrest": {"tls": 8432},
 }
 
 #: User and group ids baked into the images.
@@ -42,7 +44,18 @@ PATHS: Final = {
     "password_file": "/etc/postgres-password/password",
     "etcd_data": "/var/lib/etcd",
     "tmp": "/tmp",
+    "pg_hba_dir": "/etc/pgctld",
+    "pg_hba_template": "/etc/pgctld/pg_hba_template.conf",
+    "pgbackrest_cert_dir": "/certs/pgbackrest",  # written per pod by the cert init container
+    "pgbackrest_ca_dir": "/etc/pgbackrest-ca",  # the CA Secret, mounted only there
+    "bash": "/bin/bash",
 }
+
+#: Files pgctld reads from --pgbackrest-cert-dir (and multipooler is pointed at).
+PGBACKREST_CERT_FILES: Final = {"ca": "ca.crt", "cert": "pgbackrest.crt", "key": "pgbackrest.key"}
+
+#: The client certificate's CN the pgBackRest TLS server authorises (tls-server-auth).
+PGBACKREST_CLIENT_CN: Final = "pgbackrest"
 
 #: Topology layout in etcd.
 TOPO_GLOBAL_ROOT: Final = "/multigres/global"
@@ -64,9 +77,16 @@ FLAGS: Final = {
         "topo_root": "--topo-global-root",
         "cell": "--cell",
         "service_id": "--service-id",
+        "service_map": "--service-map",
     },
     "multigateway": {"pg_port": "--pg-port"},
-    "multiorch": {"watch_targets": "--watch-targets"},
+    "multiorch": {
+        "watch_targets": "--watch-targets",
+        "grace_period_base": "--leader-failover-grace-period-base",
+        "grace_period_max_jitter": "--leader-failover-grace-period-max-jitter",
+        "pooler_health_check_interval": "--pooler-health-check-interval",
+        "recovery_cycle_interval": "--recovery-cycle-interval",
+    },
     "multipooler": {
         "database": "--database",
         "table_group": "--table-group",
@@ -75,6 +95,10 @@ FLAGS: Final = {
         "pooler_dir": "--pooler-dir",
         "socket_file": "--socket-file",
         "pg_port": "--pg-port",
+        "pgbackrest_cert_file": "--pgbackrest-cert-file",
+        "pgbackrest_key_file": "--pgbackrest-key-file",
+        "pgbackrest_ca_file": "--pgbackrest-ca-file",
+        "pgbackrest_port": "--pgbackrest-port",
     },
     "pgctld": {
         "pooler_dir": "--pooler-dir",
@@ -83,6 +107,9 @@ FLAGS: Final = {
         "pg_port": "--pg-port",
         "pg_listen_addresses": "--pg-listen-addresses",
         "log_level": "--log-level",
+        "pg_hba_template": "--pg-hba-template",
+        "pgbackrest_port": "--pgbackrest-port",
+        "pgbackrest_cert_dir": "--pgbackrest-cert-dir",
     },
     "createclustermetadata": {
         "topo_address": "--global-topo-address",
@@ -99,6 +126,18 @@ PGCTLD_ENV: Final = {
     "password_file": "POSTGRES_PASSWORD_FILE",
     "initdb_args": "POSTGRES_INITDB_ARGS",
     "pgdata": "PGDATA",
+}
+
+#: The --service-map entry that turns on multiadmin's gRPC API (multiadmin calls no
+#: InitServiceMap of its own, so without it the CLI has nothing to talk to).
+MULTIADMIN_SERVICE: Final = "grpc-multiadmin"
+
+#: multiorch's own defaults for the timing flags (go/services/multiorch/config/config.go).
+MULTIORCH_UPSTREAM_DEFAULTS: Final = {
+    "grace_period_base": "4s",
+    "grace_period_max_jitter": "8s",
+    "pooler_health_check_interval": "5s",
+    "recovery_cycle_interval": "1s",
 }
 
 #: Durability policies createclustermetadata accepts.
@@ -121,9 +160,21 @@ SOURCES: Final = {
         "multipooler/init.go:127}",
         "service_id": "go/services/{multigateway/init.go, multiorch/config/config.go, "
         "multipooler/init.go}",
+        "service_map": "go/common/servenv/servenv.go:181-185,401; multiadmin enables nothing "
+        "by default: go/services/multiadmin/init.go:60-77,117",
     },
     "multigateway": {"pg_port": "go/services/multigateway/init.go:261-276"},
-    "multiorch": {"watch_targets": "go/services/multiorch/config/config.go:96-125,173-233"},
+    "multiorch": {
+        "watch_targets": "go/services/multiorch/config/config.go:96-125,173-233",
+        "grace_period_base": "go/services/multiorch/config/config.go:213-218,341 (default 4s; "
+        "per problem: recovery/recovery_grace_period.go:99-116, actions/appoint_leader.go:146-151)",
+        "grace_period_max_jitter": "go/services/multiorch/config/config.go:219-224,342 "
+        "(default 8s, clamped to 1m: recovery/recovery_grace_period.go:28-32)",
+        "pooler_health_check_interval": "go/services/multiorch/config/config.go:195-200,338 "
+        "(default 5s)",
+        "recovery_cycle_interval": "go/services/multiorch/config/config.go:207-212,340 "
+        "(default 1s)",
+    },
     "multipooler": {
         "database": "go/services/multipooler/init.go:127-225 (required: :385)",
         "table_group": "go/services/multipooler/init.go:127-225 (required: :398)",
@@ -132,6 +183,13 @@ SOURCES: Final = {
         "pooler_dir": "go/services/multipooler/init.go:127-225",
         "socket_file": "go/services/multipooler/init.go:127-225",
         "pg_port": "go/services/multipooler/init.go:127-225",
+        "pgbackrest_cert_file": "go/services/multipooler/init.go:185-189,259 "
+        "(default /certs/pgbackrest.crt; the client cert of a standby backup: "
+        "internal/manager/rpc_backup.go:200-245)",
+        "pgbackrest_key_file": "go/services/multipooler/init.go:190-194,260",
+        "pgbackrest_ca_file": "go/services/multipooler/init.go:195-199,261",
+        "pgbackrest_port": "go/services/multipooler/init.go:200-204,262 (default 8432; "
+        "advertised in the topology: init.go:425)",
     },
     "pgctld": {
         "pooler_dir": "go/cmd/pgctld/command/root.go:80-230 (required: :282)",
@@ -140,6 +198,12 @@ SOURCES: Final = {
         "pg_port": "go/cmd/pgctld/command/root.go:80-230",
         "pg_listen_addresses": "go/cmd/pgctld/command/root.go:80-230",
         "log_level": "go/common/servenv/logging.go:129",
+        "pg_hba_template": "go/cmd/pgctld/command/root.go:125-128,219,289-297 (read at start, "
+        "rendered with text/template at initdb only: go/services/pgctld/postgresconfig_gen.go:"
+        "128-131,196-206,245-257; built-in: config/postgres/pg_hba_template.conf)",
+        "pgbackrest_port": "go/cmd/pgctld/command/server.go:73-77,112 (0 = no TLS server: :356)",
+        "pgbackrest_cert_dir": "go/cmd/pgctld/command/server.go:78-82,113,356-369; file names: "
+        "go/common/backup/serverconfig.go:83-85",
     },
     "createclustermetadata": {
         "topo_address": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
@@ -158,4 +222,57 @@ ENV_SOURCES: Final = {
     "POSTGRES_PASSWORD_FILE": "go/cmd/pgctld/command/root.go:406; "
     "go/services/multipooler/internal/connpoolmanager/config.go:425-471",
     "POSTGRES_INITDB_ARGS": "go/cmd/pgctld/command/root.go:80-230",
+}
+
+#: Other upstream behaviour the builders rely on, with where it is (docs/flags.md lists them).
+FACTS: Final = {
+    "pgBackRest cert dir file names": (
+        ", ".join(PGBACKREST_CERT_FILES.values()),
+        "go/common/backup/serverconfig.go:83-85; go/cmd/pgctld/command/server.go:113",
+    ),
+    "pgBackRest client CN the TLS server authorises": (
+        PGBACKREST_CLIENT_CN,
+        "config/pgbackrest/pgbackrest_server_template.conf:9 (tls-server-auth=pgbackrest=*)",
+    ),
+    "standby backup dials the primary by its registered hostname": (
+        "--pg2-host=<hostname> --pg2-host-type=tls",
+        "go/services/multipooler/internal/manager/rpc_backup.go:191-245",
+    ),
+    "pgBackRest checks IP subjectAltNames from 2.53": (
+        "tlsClientHostVerifyIPAddr",
+        "pgbackrest src/common/io/tls/client.c (commit dfb620b, release/2.53)",
+    ),
+    "standbys are created by restoring the shared backup": (
+        "filesystem repository shared by every pooler",
+        "go/services/multipooler/internal/manager/rpc_first_backup.go:101-106",
+    ),
+    "pg_hba template rendered only at initdb": (
+        "existing data directories keep their pg_hba.conf",
+        "go/cmd/pgctld/command/init.go:97-112; go/services/pgctld/postgresconfig_gen.go:128-131",
+    ),
+    "built-in pg_hba allows replication from loopback only": (
+        "host replication all 127.0.0.1/32 / ::1/128",
+        "config/postgres/pg_hba_template.conf:27-29",
+    ),
+    "multigateway registers synchronously, 10 s, then exits": (
+        "no flag",
+        "go/services/multigateway/init.go:418-442",
+    ),
+    "multipooler and multiorch register asynchronously with retries": (
+        "no start-order need",
+        "go/services/multipooler/internal/manager/pooler_record.go:283-308; "
+        "go/services/multiorch/init.go:151",
+    ),
+    "multigateway /ready: registered and >= 1 pooler discovered (not: a primary exists)": (
+        "no write signal",
+        "go/services/multigateway/init.go:605-618",
+    ),
+    "multipooler and pgctld /ready: gRPC accepting only": (
+        "no Postgres signal",
+        "go/services/multipooler/init.go:475-490; go/cmd/pgctld/command/server.go:166-181",
+    ),
+    "multigres CLI talks to multiadmin's gRPC port": (
+        "--admin-server host:18070",
+        "go/cmd/multigres/command/admin/client.go:62-75",
+    ),
 }
