@@ -10,8 +10,10 @@ EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
+OUT := _out
+RUNTIME_TAR ?= $(OUT)/runtime-image.tar
 
-.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
+.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image image-check lock clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -66,9 +68,14 @@ xpkg: $(CROSSPLANE) ## build the Function package (needs runtime image tarball: 
 	  --embed-runtime-image-tarball=$(RUNTIME_TAR) --package-file=function-multigres.xpkg
 	$(CROSSPLANE) xpkg build --package-root=apis --examples-root=examples --package-file=configuration-multigres.xpkg
 
-image: ## build the runtime image (needs a Docker engine; not available on the dev machines)
-	docker build -t function-multigres:dev .
-	docker save function-multigres:dev -o runtime.tar
+image: venv ## build the runtime image without Docker (debootstrap; needs root) -> _out/runtime-image.tar
+	PYTHON=$(abspath $(PY)) hack/image/build.sh $(RUNTIME_TAR)
+
+image-check: venv ## rebuild the runtime image twice over the cached base, compare ids (--cold: hack/image/check-reproducible.sh)
+	PYTHON=$(abspath $(PY)) hack/image/check-reproducible.sh
+
+lock: venv ## re-pin requirements/runtime.txt and build.txt (with hashes) from the versions in .venv
+	$(PY) hack/lock.py
 
 clean: ## remove caches (keeps ./bin and .cache binaries)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis _out
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUT)
