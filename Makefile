@@ -23,11 +23,14 @@ XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(VENV)/.installed: pyproject.toml
+# The runtime dependencies at the versions the image ships (requirements/runtime.txt,
+# without its hashes: pip refuses hashes next to an editable install); dev tools unpinned.
+$(VENV)/.installed: pyproject.toml requirements/runtime.txt
 	@echo ">> creating virtualenv $(VENV) and installing function-multigres[dev]"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\).*/\1/p' requirements/runtime.txt > $(VENV)/constraints.txt
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with the function and dev tools

@@ -131,7 +131,7 @@ def test_lock_is_closed_under_requirements() -> None:
             assert dep in pins, f"{name} needs {req.name}, which requirements/runtime.txt lacks"
             assert req.specifier.contains(pins[dep], prereleases=True), f"{name} needs {spec}"
     assert checked >= len(pins) // 2, (
-        "the venv's versions differ from the lock: `make venv` or `make lock`"
+        "the venv's versions differ from the lock: `make venv` installs the locked ones"
     )
 
 
