@@ -159,21 +159,9 @@ class Demo:
     def local_sql(self, pod: str, query: str, timeout: float = 15) -> str:
         """SQL on one instance's own socket, from its postgres container."""
         return self.kube.exec(
-            self.ns,
-            pod,
-            "psql",
-            "-h",
-            PATHS["pg_socket_dir"],
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qAt",
-            "-c",
-            query,
-            container="postgres",
-            timeout=timeout,
-        )
+            self.ns, pod, "env", f"PGPASSWORD={self.password}", "psql", "-h", PATHS["pg_socket_dir"],
+            "-U", "postgres", "-d", "postgres", "-qAt", "-c", query, container="postgres", timeout=timeout,
+        )  # fmt: skip
 
     def primary(self) -> str | None:
         found = []
