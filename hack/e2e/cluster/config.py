@@ -157,7 +157,7 @@ def kubelet(lay: Layout) -> Daemon:
         # cgroup v1 (hybrid) here: allowed with a warning; cgroupfs, our own subtree.
         "failCgroupV1": False,
         "cgroupDriver": "cgroupfs",
-        "cgroupRoot": f"/{L.CGROUP_ROOT}",
+        "cgroupRoot": f"/{lay.cgroup_root}",
         "protectKernelDefaults": True,
         # Nothing can be pulled again: never garbage-collect an image.
         "imageGCHighThresholdPercent": 100,

@@ -57,12 +57,12 @@ def processes_in(pid_ns: int) -> list[int]:
     return [int(d) for d in os.listdir("/proc") if d.isdigit() and _ns_inode(d, "pid") == pid_ns]
 
 
-def cgroup_dirs() -> list[Path]:
+def cgroup_dirs(root: str) -> list[Path]:
     """Our top-level cgroup in each mounted hierarchy (v1 controllers and unified)."""
     out = []
     for h in sorted(CGROUP_FS.iterdir()):
         if h.is_dir() and not h.is_symlink() and (h / "cgroup.procs").exists():
-            out.append(h / L.CGROUP_ROOT)
+            out.append(h / root)
     return out
 
 
@@ -160,7 +160,7 @@ class Node:
             "echo 1 > /proc/sys/net/bridge/bridge-nf-call-ip6tables",
         ]
         self.sh(holder, "\n".join(lines))
-        for d in cgroup_dirs():
+        for d in cgroup_dirs(self.lay.cgroup_root):
             d.mkdir(exist_ok=True)
             if d.parent.name == "cpuset":  # a cpuset cgroup takes no task until these are set
                 for knob in ("cpuset.cpus", "cpuset.mems"):
@@ -240,7 +240,7 @@ class Node:
 
     def _remove_cgroups(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for top in cgroup_dirs():
+        for top in cgroup_dirs(self.lay.cgroup_root):
             if not top.exists():
                 continue
             dirs = sorted(
@@ -275,7 +275,7 @@ def host_state(lay: Layout) -> dict[str, object]:
         # Mounts of the run, or at the paths the node's daemons use (others on the host
         # may come and go meanwhile).
         "mounts": sorted(m for m in mountpoints() if m.startswith((*OURS, str(lay.run)))),
-        "cgroups": [str(d) for d in cgroup_dirs() if d.exists()],
+        "cgroups": [str(d) for d in cgroup_dirs(lay.cgroup_root) if d.exists()],
         "run_dir": lay.run.exists(),
         "processes": sorted(
             int(d)
