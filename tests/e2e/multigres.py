@@ -175,20 +175,27 @@ class Demo:
 
     # --- the writer -------------------------------------------------------------------------
     def start_writer(self, table: str, seconds: int) -> None:
-        """Insert 1, 2, 3, ... every 100 ms for `seconds`, logging each acknowledged id."""
+        """Insert 1, 2, 3, ... every 100 ms for up to `seconds` (or until `stop_writer`),
+        logging each acknowledged id with its time, and each failure with its time."""
         script = f"""
-rm -f {WRITER_LOG} /tmp/writer.done /tmp/writer.err
+rm -f {WRITER_LOG} /tmp/writer.done /tmp/writer.err /tmp/writer.stop
 i=0; end=$((SECONDS+{seconds}))
-while [ $SECONDS -lt $end ]; do
+while [ $SECONDS -lt $end ] && [ ! -e /tmp/writer.stop ]; do
   i=$((i+1))
-  if psql -h {self.gateway} -p 5432 -U postgres -d postgres -qAt -c "insert into {table}(id) values ($i)" >/dev/null 2>>/tmp/writer.err
-  then echo "$i $(date +%s.%N)" >> {WRITER_LOG}; fi
+  if out=$(psql -h {self.gateway} -p 5432 -U postgres -d postgres -qAt \\
+      -c "insert into {table}(id) values ($i)" 2>&1)
+  then echo "$i $(date +%s.%N)" >> {WRITER_LOG}
+  else echo "$i $(date +%s.%N) $out" | head -1 >> /tmp/writer.err; fi
   sleep 0.1
 done
 echo done > /tmp/writer.done
 """
         self.kube.exec(self.ns, CLIENT, "bash", "-c", "cat > /tmp/writer.sh", input=script)
         self.kube.exec(self.ns, CLIENT, "bash", "-c", "nohup bash /tmp/writer.sh >/dev/null 2>&1 &")
+
+    def stop_writer(self, timeout: float = 60) -> None:
+        self.kube.exec(self.ns, CLIENT, "touch", "/tmp/writer.stop")
+        self.kube.wait_for("the writer to stop", self.writer_done, timeout, self.ns)
 
     def acked(self) -> list[tuple[int, float]]:
         out = self.kube.exec(self.ns, CLIENT, "bash", "-c", f"cat {WRITER_LOG} 2>/dev/null || true")
