@@ -11,7 +11,7 @@ OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
 
-.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
+.PHONY: help venv crossplane peer render generate golden test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -35,6 +35,9 @@ render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OB
 
 generate: venv ## regenerate apis/definition.yaml, package/input CRD and docs/api.md from the models
 	$(PY) -m function.gen
+
+golden: venv ## rewrite tests/golden/ (the whole response for every example); read the diff
+	$(PY) -m tests.goldens
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check function tests bench hack
