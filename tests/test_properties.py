@@ -15,9 +15,9 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.equivalence import ints
 from function.fn import run
 from tests import invariants, k8s_schema
+from tests.helpers import ints
 from tests.test_safety import req
 
 Obj = dict[str, Any]
