@@ -80,11 +80,12 @@ def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
     return parsed.defaults.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
 
 
-def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Cluster:
-    """Validate the XR and return the resolved cluster, or raise SpecError naming the field."""
-    meta = xr.get("metadata") or {}
-    name = meta.get("name") or ""
-    namespace = meta.get("namespace") or ""
+def resolve(name: str, namespace: str, spec: Any, raw_input: dict[str, Any] | None) -> Cluster:
+    """Validate one XR's identity and spec, under the function input, into a Cluster.
+
+    These four are all a builder can ever see: the build cache keys on exactly them
+    (cache.BuildInput). Raises SpecError naming the field.
+    """
     if not name:
         raise SpecError("metadata.name", "required field is missing")
     if len(name) > MAX_XR_NAME or not _DNS_LABEL.match(name):
@@ -95,7 +96,6 @@ def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Clus
         )
     if not namespace:
         raise SpecError("metadata.namespace", "XMultigres is namespaced: namespace is required")
-    spec = xr.get("spec")
     if not isinstance(spec, dict):
         raise SpecError("spec", "required field is missing")
     defaults = parse_input(raw_input)
@@ -107,3 +107,9 @@ def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Clus
     if err := resolved.cross_field_error():
         raise err
     return Cluster(name=name, namespace=namespace, spec=resolved)
+
+
+def resolve_xr(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Cluster:
+    """`resolve` for an XR as a dict (tests and tools): reads only name, namespace, spec."""
+    meta = xr.get("metadata") or {}
+    return resolve(meta.get("name") or "", meta.get("namespace") or "", xr.get("spec"), raw_input)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from function.builders import build
-from function.resolve import resolve
+from function.resolve import resolve_xr
 from tests import invariants
 from tests.helpers import VALID_EXAMPLES, load, xr
 
@@ -28,18 +28,18 @@ SPREAD = [
 @pytest.mark.parametrize("path", VALID_EXAMPLES, ids=lambda p: p.name)
 def test_examples_hold_invariants(path: Path) -> None:
     x = load(path)
-    invariants.check_all(build(resolve(x)), x["metadata"]["namespace"])
+    invariants.check_all(build(resolve_xr(x)), x["metadata"]["namespace"])
 
 
 @pytest.mark.parametrize("x", SPREAD, ids=["default", "seven-cells", "longest-names"])
 def test_generated_hold_invariants(x: dict[str, Any]) -> None:
-    invariants.check_all(build(resolve(x)), "default")
+    invariants.check_all(build(resolve_xr(x)), "default")
 
 
 def test_built_objects_share_no_mutable_parts() -> None:
     """Every dict and list in the output is its own: editing one object (the safety guard
     copies first, but callers may not) can never change another or a module constant."""
-    objs = build(resolve(SPREAD[2]))
+    objs = build(resolve_xr(SPREAD[2]))
     seen: dict[int, str] = {}
 
     def walk(v: Any, where: str) -> None:
@@ -102,7 +102,7 @@ WIRING_BREAKS = [
 
 @pytest.mark.parametrize("mutate", [m for _, m in WIRING_BREAKS], ids=[n for n, _ in WIRING_BREAKS])
 def test_wiring_invariant_bites(mutate: Any) -> None:
-    objs = build(resolve(xr()))
+    objs = build(resolve_xr(xr()))
     invariants.check_process_wiring(objs, "default")
     mutate(objs)
     with pytest.raises(AssertionError):
