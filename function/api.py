@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,8 +24,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
+from function import k8s
 from function.defaults import spec as d
 from function.defaults.upstream import DURABILITY_POLICIES, IMAGES, LOG_LEVELS
+from function.quantity import quantity
 
 API_GROUP = "multigres.com"
 API_VERSION = "v1alpha1"
@@ -62,14 +65,39 @@ def _quantity(v: Any) -> Any:
     return v
 
 
+def _not_negative(v: str) -> str:
+    if quantity(v) < 0:
+        raise ValueError(f"{v!r} can not be negative")
+    return v
+
+
+def _positive(v: str) -> str:
+    if quantity(v) <= 0:
+        raise ValueError(f"{v!r} must be more than zero")
+    return v
+
+
+def _check(rule: Any) -> Any:
+    """A validator from a k8s syntax rule (which returns why not, or None)."""
+
+    def check(v: str) -> str:
+        if why := rule(v):
+            raise ValueError(why)
+        return v
+
+    return AfterValidator(check)
+
+
 Quantity = Annotated[
     str,
     BeforeValidator(_quantity),
+    AfterValidator(_not_negative),
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
 ]
 StorageSize = Annotated[
     str,
     BeforeValidator(_quantity),
+    AfterValidator(_positive),
     Field(
         json_schema_extra={
             "pattern": QUANTITY_PATTERN,
@@ -83,6 +111,10 @@ StorageSize = Annotated[
         }
     ),
 ]
+LabelKey = Annotated[str, _check(k8s.qualified_name)]
+LabelValue = Annotated[str, _check(k8s.label_value)]
+AnnotationKey = Annotated[str, _check(k8s.annotation_key)]
+ResourceName = Annotated[str, _check(k8s.resource_name)]
 
 # A key in json_schema_extra that the generator strips: the field's default is
 # applied by the function (so Composition input can sit between), not the schema.
@@ -143,8 +175,18 @@ class Images(Model):
 class Resources(Model):
     """Container resources; `requests` and `limits` each replace the default whole."""
 
-    requests: dict[str, Quantity] = Field(default_factory=dict)
-    limits: dict[str, Quantity] = Field(default_factory=dict)
+    requests: dict[ResourceName, Quantity] = Field(default_factory=dict)
+    limits: dict[ResourceName, Quantity] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for name, limit in self.limits.items():
+            request = self.requests.get(name)
+            if request is not None and quantity(request) > quantity(limit):
+                raise ValueError(
+                    f"requests.{name} ({request}) must not exceed limits.{name} ({limit})"
+                )
+        return self
 
 
 def _resources(component: str) -> Any:
@@ -157,7 +199,7 @@ def _resources(component: str) -> Any:
 class Scheduling(Model):
     """Pod placement. A component's own `scheduling` replaces the top-level one field by field."""
 
-    node_selector: dict[str, str] | None = None
+    node_selector: dict[LabelKey, LabelValue] | None = None
     tolerations: list[dict[str, Any]] | None = Field(
         default=None, json_schema_extra={"items": {"x-kubernetes-preserve-unknown-fields": True}}
     )
@@ -169,7 +211,9 @@ class Scheduling(Model):
     topology_spread_constraints: list[dict[str, Any]] | None = Field(
         default=None, json_schema_extra={"items": {"x-kubernetes-preserve-unknown-fields": True}}
     )
-    priority_class_name: str | None = Field(default=None, max_length=253)
+    priority_class_name: str | None = Field(
+        default=None, max_length=253, pattern=k8s.DNS_SUBDOMAIN_PATTERN
+    )
 
 
 class Storage(Model):
@@ -247,6 +291,7 @@ class Cell(Model):
     zone: str | None = Field(
         default=None,
         max_length=63,
+        pattern=k8s.LABEL_VALUE_PATTERN,
         description="Pins the cell's pods to nodes labelled topology.kubernetes.io/zone=<zone>.",
     )
 
@@ -279,12 +324,17 @@ class Etcd(Model):
 
 class GatewayService(Model):
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[AnnotationKey, str] = Field(default_factory=dict)
     port: int = Field(default=d.POSTGRES_PORT, ge=1, le=65535)
 
 
 class Multigateway(Model):
-    replicas: int = Field(default=d.GATEWAY_REPLICAS, ge=0, le=128, description="Per cell.")
+    replicas: int = Field(
+        default=d.GATEWAY_REPLICAS,
+        ge=1,
+        le=128,
+        description="Per cell. At least 1: the gateways are the cluster's only endpoint.",
+    )
     resources: Resources = _resources("multigateway")
     service: GatewayService = Field(default_factory=GatewayService)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
@@ -444,8 +494,8 @@ class XMultigresSpec(Model):
         description="Default placement for every component.",
         json_schema_extra=NO_SCHEMA_DEFAULT,
     )
-    pod_labels: dict[str, str] = Field(default_factory=dict)
-    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    pod_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    pod_annotations: dict[AnnotationKey, str] = Field(default_factory=dict)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     usages: Usages = Field(default_factory=Usages)
     log_level: Literal[LOG_LEVELS] = "info"  # type: ignore[valid-type]
@@ -544,6 +594,8 @@ def error_path(prefix: str, err: ValidationError) -> SpecError:
         msg = "unknown field"
     elif e["type"] == "missing":
         msg = "required field is missing"
+        if path == "spec.postgres":
+            msg += " (set spec.postgres.passwordSecretRef.name: the Secret with the password)"
     return SpecError(path, msg)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from function import gen_schemas
 from function.api import (
     API_GROUP,
     API_VERSION,
@@ -300,6 +301,7 @@ def outputs() -> dict[Path, str]:
         INPUT_CRD_PATH: _dump(input_crd()),
         API_DOC_PATH: api_doc(),
         FLAGS_DOC_PATH: flags_doc(),
+        gen_schemas.PATH: gen_schemas.fragments_schema(),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from function import k8s
 from function.api import (
     DNS_LABEL_PATTERN,
     Input,
@@ -69,6 +70,36 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Where a `scheduling` may appear (None: at the top), and its verbatim pod-spec fragments.
+_SCHEDULED = (None, "etcd", "multigateway", "multiorch", "multipooler")
+_FRAGMENTS = (
+    ("tolerations", "tolerations", "toleration"),
+    ("affinity", "affinity", "affinity"),
+    ("topology_spread_constraints", "topologySpreadConstraints", "topologySpreadConstraint"),
+)
+
+
+def fragment_error(prefix: str, holder: Any) -> SpecError | None:
+    """The first toleration, affinity or topology spread constraint the API server would
+    refuse, anywhere in a spec (or input defaults), as a SpecError with its full path."""
+    for comp in _SCHEDULED:
+        owner = holder if comp is None else getattr(holder, comp, None)
+        sched = getattr(owner, "scheduling", None)
+        if sched is None:
+            continue
+        where = f"{prefix}.{comp}.scheduling" if comp else f"{prefix}.scheduling"
+        for attr, field, root in _FRAGMENTS:
+            value = getattr(sched, attr)
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for i, item in items:
+                if item is None:
+                    continue
+                if problem := k8s.fragment(root, item):
+                    at = f"{where}.{field}" + (f"[{i}]" if i is not None else "") + problem[0]
+                    return SpecError(at, problem[1])
+    return None
+
+
 def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Validate the function input and return its defaults as a spec-shaped dict."""
     if not raw:
@@ -77,6 +108,8 @@ def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
         parsed = Input.model_validate(raw)
     except ValidationError as e:
         raise error_path("input", e) from None
+    if err := fragment_error("input.defaults", parsed.defaults):
+        raise err
     return parsed.defaults.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
 
 
@@ -104,7 +137,7 @@ def resolve(name: str, namespace: str, spec: Any, raw_input: dict[str, Any] | No
         resolved = XMultigresSpec.model_validate(merged)
     except ValidationError as e:
         raise error_path("spec", e) from None
-    if err := resolved.cross_field_error():
+    if err := resolved.cross_field_error() or fragment_error("spec", resolved):
         raise err
     return Cluster(name=name, namespace=namespace, spec=resolved)
 

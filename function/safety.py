@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
+
+from function.quantity import fmt, quantity
 
 Obj = dict[str, Any]
 
@@ -25,21 +26,6 @@ IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
     "Deployment": (("spec", "selector"),),
     "PersistentVolumeClaim": (("spec", "accessModes"), ("spec", "storageClassName")),
 }
-
-_SUFFIX: dict[str, Decimal | int] = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}  # fmt: skip
-
-
-def quantity(q: str | int | float) -> Decimal:
-    """Parse a Kubernetes quantity into a number of base units."""
-    s = str(q)
-    for suf in sorted(_SUFFIX, key=len, reverse=True):
-        if s.endswith(suf) and not (suf == "E" and any(ch.isdigit() for ch in s[-1:])):
-            return Decimal(s[: -len(suf)]) * Decimal(_SUFFIX[suf])
-    return Decimal(s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,21 +152,11 @@ def _say(path: tuple[str, ...], want: Any, have: Any) -> str:
         parts = []
         for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h, strict=False):
             if ws != hs:
-                parts.append(f"{n} size {_fmt(hs)} -> {_fmt(ws)} requested")
+                parts.append(f"{n} size {fmt(hs)} -> {fmt(ws)} requested")
             if wc is not None and wc != hc:
                 parts.append(f"{n} storageClassName {hc} -> {wc} requested")
         return "; ".join(parts) or "volumeClaimTemplates differ"
     return f"{have!r} kept, {want!r} requested"
-
-
-def _fmt(q: Decimal | None) -> str:
-    if q is None:
-        return "?"
-    for suf in ("Ti", "Gi", "Mi", "Ki"):
-        unit = Decimal(_SUFFIX[suf])
-        if q >= unit and q % unit == 0:
-            return f"{q // unit}{suf}"
-    return str(q)
 
 
 def _replicas_owners(observed: Obj) -> set[str]:

@@ -67,7 +67,7 @@ def valid_xr(draw: st.DrawFn) -> Obj:
                     "multigateway": st.fixed_dictionaries(
                         {},
                         optional={
-                            "replicas": st.integers(0, 5),
+                            "replicas": st.integers(1, 5),
                             "autoscaling": autoscaling,
                             "resources": resources,
                         },
