@@ -174,7 +174,7 @@ EDITS: list[tuple[str, list[Callable[[Obj], None]]]] = [
     ),
     (
         "scale-down",
-        [_set("multigateway.replicas", 0), _set("multipooler.replicasPerCell", 1)],
+        [_set("multigateway.replicas", 1), _set("multipooler.replicasPerCell", 1)],
     ),
     (
         "image-bump",
