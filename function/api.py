@@ -27,7 +27,7 @@ from pydantic.config import JsonDict
 from function import k8s
 from function.defaults import spec as d
 from function.defaults.upstream import DURABILITY_POLICIES, IMAGES, LOG_LEVELS
-from function.quantity import quantity
+from function.quantity import QUANTITY_PATTERN, quantity
 
 API_GROUP = "multigres.com"
 API_VERSION = "v1alpha1"
@@ -35,10 +35,6 @@ KIND = "XMultigres"
 INPUT_GROUP = "multigres.fn.crossplane.io"
 INPUT_VERSION = "v1beta1"
 
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
 DNS_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY_RE = re.compile(QUANTITY_PATTERN)
 
@@ -60,7 +56,7 @@ def _quantity(v: Any) -> Any:
         v = int(v)
     if isinstance(v, int | float):
         v = str(v)
-    if isinstance(v, str) and not _QUANTITY_RE.match(v):
+    if isinstance(v, str) and not _QUANTITY_RE.fullmatch(v):
         raise ValueError(f"{v!r} is not a Kubernetes quantity (for example 500m, 2, 10Gi)")
     return v
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
+
+#: The API server's quantity syntax (also the XRD's pattern for storage sizes).
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+_QUANTITY = re.compile(QUANTITY_PATTERN)
 
 SUFFIX: dict[str, Decimal] = {
     "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30),
@@ -11,7 +19,6 @@ SUFFIX: dict[str, Decimal] = {
     "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
     "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18),
 }  # fmt: skip
-_LONGEST_FIRST = sorted(SUFFIX, key=len, reverse=True)
 
 
 def quantity(q: str | int | float) -> Decimal:
@@ -20,19 +27,15 @@ def quantity(q: str | int | float) -> Decimal:
     A trailing "E" is the exa suffix ("1E" = 10**18); an exponent needs digits after it
     ("1E3" = 1000), which no suffix matches.
     """
-    s = str(q).strip()
+    s = str(q)
+    if not _QUANTITY.fullmatch(s):
+        raise ValueError(f"{q!r} is not a Kubernetes quantity")
     number, scale = s, Decimal(1)
-    for suf in _LONGEST_FIRST:
+    for suf in SUFFIX:  # no one-letter suffix ends a two-letter one: order is free
         if s.endswith(suf):
             number, scale = s[: -len(suf)], SUFFIX[suf]
             break
-    try:
-        value = Decimal(number)
-    except InvalidOperation:
-        raise ValueError(f"{q!r} is not a Kubernetes quantity") from None
-    if not value.is_finite():
-        raise ValueError(f"{q!r} is not a Kubernetes quantity")
-    return value * scale
+    return Decimal(number) * scale
 
 
 def fmt(q: Decimal | None) -> str:

@@ -72,13 +72,15 @@ def _vct_view(vcts: list[Obj] | None) -> list[tuple[Any, ...]]:
     return out
 
 
-def _differs(kind: str, path: tuple[str, ...], want: Any, have: Any) -> bool:
+def _differs(path: tuple[str, ...], want: Any, have: Any) -> bool:
     if have is None:
         return False
     if path[-1] == "volumeClaimTemplates":
         w, h = _vct_view(want), _vct_view(have)
+        if len(w) != len(h):
+            return True
         # A class the user never set is filled in by the server: only compare set ones.
-        pairs = zip(w, h, strict=False)
+        pairs = zip(w, h, strict=True)
         w = [(n, s, c if c is not None else hc, a) for (n, s, c, a), (_, _, hc, _) in pairs]
         return w != h
     if path[-1] == "storageClassName" and want is None:
@@ -112,7 +114,7 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
         copied = False
         for path in rules:
             want, was = _get(obj, path), _get(have, path)
-            if not _differs(obj["kind"], path, want, was):
+            if not _differs(path, want, was):
                 continue
             if not copied:
                 obj = desired[key] = copy.deepcopy(obj)
@@ -149,8 +151,12 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
 def _say(path: tuple[str, ...], want: Any, have: Any) -> str:
     if path[-1] == "volumeClaimTemplates":
         w, h = _vct_view(want), _vct_view(have)
+        if len(w) != len(h):
+            return (
+                f"{len(h)} templates ({', '.join(str(v[0]) for v in h)}) kept, {len(w)} requested"
+            )
         parts = []
-        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h, strict=False):
+        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h, strict=True):
             if ws != hs:
                 parts.append(f"{n} size {fmt(hs)} -> {fmt(ws)} requested")
             if wc is not None and wc != hc:
