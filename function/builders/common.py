@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from function.api import Resources, Scheduling
-from function.defaults.upstream import UIDS
 from function.resolve import Cluster
 
 Obj = dict[str, Any]
@@ -198,10 +197,6 @@ def pod_spec(c: Cluster, uid: int, placement: Obj, **fields: Any) -> Obj:
     if c.spec.images.pull_secrets:
         spec["imagePullSecrets"] = [{"name": s.name} for s in c.spec.images.pull_secrets]
     return spec
-
-
-def multigres_uid() -> int:
-    return UIDS["multigres"]
 
 
 def hpa(
