@@ -14,13 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from function import k8s
-from function.api import (
-    DNS_LABEL_PATTERN,
-    Input,
-    SpecError,
-    XMultigresSpec,
-    error_path,
-)
+from function.api import XMultigresSpec
+from function.api_input import Input
+from function.api_types import DNS_LABEL_PATTERN, SpecError, error_path
 from function.defaults.spec import MAX_XR_NAME
 from function.defaults.upstream import PORTS, TOPO_GLOBAL_ROOT
 

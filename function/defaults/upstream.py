@@ -53,45 +53,76 @@ SHARD: Final = "0-inf"
 #: Health endpoints (HTTP) of the Multigres servers and of etcd's metrics listener.
 HEALTH: Final = {"ready": "/ready", "live": "/live", "etcd_ready": "/readyz", "etcd_live": "/livez"}
 
-#: Flag names, by the binary that registers them.
-FLAGS: Final = {
+# Source files that register several flags (paths in github.com/multigres/multigres).
+_SERVENV = "go/common/servenv"
+_TOPO = "go/common/topoclient/store.go"
+_POOLER = "go/services/multipooler/init.go:127-225"
+_LOGGING = "go/common/servenv/logging.go:129"
+_PGCTLD_ROOT = "go/cmd/pgctld/command/root.go:80-230"
+_PGCTLD_SERVER = "go/cmd/pgctld/command/server.go:70-114"
+_CCM = "go/cmd/multigres/command/topo/createclustermetadata.go:31-48"
+
+#: Every flag the function passes, by the binary that registers it: the flag, and where
+#: it is registered at MULTIGRES_COMMIT (docs/flags.md is generated from this table).
+FLAG_TABLE: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "common": {
-        "http_port": "--http-port",
-        "grpc_port": "--grpc-port",
-        "hostname": "--hostname",
-        "log_level": "--log-level",
-        "topo_addresses": "--topo-global-server-addresses",
-        "topo_root": "--topo-global-root",
-        "cell": "--cell",
-        "service_id": "--service-id",
+        "http_port": ("--http-port", f"{_SERVENV}/servenv.go:396"),
+        "grpc_port": ("--grpc-port", f"{_SERVENV}/grpc_server.go:223"),
+        "hostname": ("--hostname", f"{_SERVENV}/servenv.go:398"),
+        "log_level": ("--log-level", _LOGGING),
+        "topo_addresses": ("--topo-global-server-addresses", f"{_TOPO}:352"),
+        "topo_root": ("--topo-global-root", f"{_TOPO}:353"),
+        "cell": (
+            "--cell",
+            "go/services/{multigateway/init.go:261, multiorch/config/config.go:173, "
+            "multipooler/init.go:127}",
+        ),
+        "service_id": (
+            "--service-id",
+            "go/services/{multigateway/init.go, multiorch/config/config.go, multipooler/init.go}",
+        ),
     },
-    "multigateway": {"pg_port": "--pg-port"},
-    "multiorch": {"watch_targets": "--watch-targets"},
+    "multigateway": {"pg_port": ("--pg-port", "go/services/multigateway/init.go:261-276")},
+    "multiorch": {
+        "watch_targets": (
+            "--watch-targets",
+            "go/services/multiorch/config/config.go:96-125,173-233",
+        )
+    },
     "multipooler": {
-        "database": "--database",
-        "table_group": "--table-group",
-        "shard": "--shard",
-        "pgctld_addr": "--pgctld-addr",
-        "pooler_dir": "--pooler-dir",
-        "socket_file": "--socket-file",
-        "pg_port": "--pg-port",
+        "database": ("--database", f"{_POOLER} (required: :385)"),
+        "table_group": ("--table-group", f"{_POOLER} (required: :398)"),
+        "shard": ("--shard", f"{_POOLER} (required: :402)"),
+        "pgctld_addr": ("--pgctld-addr", f"{_POOLER} (default localhost:15200)"),
+        "pooler_dir": ("--pooler-dir", _POOLER),
+        "socket_file": ("--socket-file", _POOLER),
+        "pg_port": ("--pg-port", _POOLER),
     },
     "pgctld": {
-        "pooler_dir": "--pooler-dir",
-        "grpc_port": "--grpc-port",
-        "http_port": "--http-port",
-        "pg_port": "--pg-port",
-        "pg_listen_addresses": "--pg-listen-addresses",
-        "log_level": "--log-level",
+        "pooler_dir": ("--pooler-dir", f"{_PGCTLD_ROOT} (required: :282)"),
+        "grpc_port": ("--grpc-port", _PGCTLD_SERVER),
+        "http_port": ("--http-port", _PGCTLD_SERVER),
+        "pg_port": ("--pg-port", _PGCTLD_ROOT),
+        "pg_listen_addresses": ("--pg-listen-addresses", _PGCTLD_ROOT),
+        "log_level": ("--log-level", _LOGGING),
     },
     "createclustermetadata": {
-        "topo_address": "--global-topo-address",
-        "topo_root": "--global-topo-root",
-        "cells": "--cells",
-        "durability_policy": "--durability-policy",
-        "backup_location": "--backup-location",
+        "topo_address": ("--global-topo-address", _CCM),
+        "topo_root": ("--global-topo-root", _CCM),
+        "cells": ("--cells", _CCM),
+        "durability_policy": (
+            "--durability-policy",
+            f"{_CCM}; values: go/common/consensus/durability.go:31-39",
+        ),
+        "backup_location": ("--backup-location", _CCM),
     },
 }
+
+#: Flag names, by binary (what the builders read).
+FLAGS: Final = {b: {k: f for k, (f, _) in t.items()} for b, t in FLAG_TABLE.items()}
+
+#: Where each flag is registered, by binary (what docs/flags.md shows).
+SOURCES: Final = {b: {k: src for k, (_, src) in t.items()} for b, t in FLAG_TABLE.items()}
 
 #: Environment variables pgctld reads for initdb (Docker-postgres conventions).
 PGCTLD_ENV: Final = {
@@ -106,50 +137,6 @@ DURABILITY_POLICIES: Final = ("AT_LEAST_2", "MULTI_CELL_AT_LEAST_2")
 
 #: Log levels every Multigres server accepts.
 LOG_LEVELS: Final = ("debug", "info", "warn", "error")
-
-#: Where each flag above is registered, at MULTIGRES_COMMIT (docs/flags.md is generated
-#: from this table; paths are in github.com/multigres/multigres).
-SOURCES: Final = {
-    "common": {
-        "http_port": "go/common/servenv/servenv.go:396",
-        "grpc_port": "go/common/servenv/grpc_server.go:223",
-        "hostname": "go/common/servenv/servenv.go:398",
-        "log_level": "go/common/servenv/logging.go:129",
-        "topo_addresses": "go/common/topoclient/store.go:352",
-        "topo_root": "go/common/topoclient/store.go:353",
-        "cell": "go/services/{multigateway/init.go:261, multiorch/config/config.go:173, "
-        "multipooler/init.go:127}",
-        "service_id": "go/services/{multigateway/init.go, multiorch/config/config.go, "
-        "multipooler/init.go}",
-    },
-    "multigateway": {"pg_port": "go/services/multigateway/init.go:261-276"},
-    "multiorch": {"watch_targets": "go/services/multiorch/config/config.go:96-125,173-233"},
-    "multipooler": {
-        "database": "go/services/multipooler/init.go:127-225 (required: :385)",
-        "table_group": "go/services/multipooler/init.go:127-225 (required: :398)",
-        "shard": "go/services/multipooler/init.go:127-225 (required: :402)",
-        "pgctld_addr": "go/services/multipooler/init.go:127-225 (default localhost:15200)",
-        "pooler_dir": "go/services/multipooler/init.go:127-225",
-        "socket_file": "go/services/multipooler/init.go:127-225",
-        "pg_port": "go/services/multipooler/init.go:127-225",
-    },
-    "pgctld": {
-        "pooler_dir": "go/cmd/pgctld/command/root.go:80-230 (required: :282)",
-        "grpc_port": "go/cmd/pgctld/command/server.go:70-114",
-        "http_port": "go/cmd/pgctld/command/server.go:70-114",
-        "pg_port": "go/cmd/pgctld/command/root.go:80-230",
-        "pg_listen_addresses": "go/cmd/pgctld/command/root.go:80-230",
-        "log_level": "go/common/servenv/logging.go:129",
-    },
-    "createclustermetadata": {
-        "topo_address": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-        "topo_root": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-        "cells": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-        "durability_policy": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48; "
-        "values: go/common/consensus/durability.go:31-39",
-        "backup_location": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-    },
-}
 
 #: Environment variables, with the file that reads them.
 ENV_SOURCES: Final = {
