@@ -1,20 +1,34 @@
 # syntax=docker/dockerfile:1
-# Build and runtime stages share one base (Debian 13, Python 3.13) so the virtualenv's
-# interpreter path and ABI match: the mismatch in function-template-python#167 can't happen.
-ARG PYTHON_IMAGE=python:3.13-slim-trixie
+# The function's runtime image, where a Docker engine exists. `make image` builds the
+# equivalent image without Docker (hack/image/build.sh: debootstrap instead of the
+# debian:bookworm-slim base, otherwise the same steps). Both run the same scripts
+# (hack/image/setup.sh, wheel.sh, venv.sh) with the same pins (hack/image/versions.env,
+# requirements/runtime.txt and build.txt, hash-checked); tests/test_image.py checks that
+# this file still does, and that USER, ENV, LABEL and ENTRYPOINT match what make image sets.
+ARG BASE_IMAGE=debian:bookworm-slim
 
-FROM ${PYTHON_IMAGE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-WORKDIR /src
-RUN python -m venv /venv/fn
-COPY pyproject.toml README.md ./
-COPY function ./function
-RUN /venv/fn/bin/pip install --no-compile . \
- && /venv/fn/bin/python -m compileall -q /venv/fn
+FROM ${BASE_IMAGE} AS base
+COPY hack/image/versions.env hack/image/setup.sh /opt/image/
+RUN . /opt/image/versions.env \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${IMAGE_PACKAGES} \
+ && /bin/sh /opt/image/setup.sh \
+ && rm -rf /opt/image
 
-FROM ${PYTHON_IMAGE} AS runtime
+# The wheel and the virtualenv, built in the image's own Python (no interpreter mismatch).
+FROM base AS build
+COPY hack/image/ /tmp/src/hack/image/
+COPY requirements/ /tmp/src/requirements/
+COPY pyproject.toml README.md /tmp/src/
+COPY function/ /tmp/src/function/
+RUN /tmp/src/hack/image/wheel.sh /tmp/src /tmp/dist \
+ && /tmp/src/hack/image/venv.sh /tmp/src/requirements/runtime.txt /tmp/dist/*.whl
+
+FROM base AS runtime
 COPY --from=build /venv/fn /venv/fn
-# 65532: the conventional non-root uid; Pod Security "restricted" compatible.
+ENV PATH=/venv/fn/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8
+LABEL org.opencontainers.image.source=https://github.com/function-multigres/function-multigres \
+      org.opencontainers.image.version=0.1.0
 USER 65532:65532
-EXPOSE 9443 8080
 ENTRYPOINT ["/venv/fn/bin/function"]

@@ -10,17 +10,27 @@ EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
+OUT := _out
+RUNTIME_TAR ?= $(OUT)/runtime-image.tar
+FUNCTION_XPKG := $(OUT)/function-multigres.xpkg
+CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
+# Not in the packages: apis/rbac.yaml (a Configuration cannot carry a ClusterRole; it is
+# applied on its own, docs/operations.md#install), render-only and invalid examples.
+XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane peer render generate golden test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
+.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-$(VENV)/.installed: pyproject.toml
+# The runtime dependencies at the versions the image ships (requirements/runtime.txt,
+# without its hashes: pip refuses hashes next to an editable install); dev tools unpinned.
+$(VENV)/.installed: pyproject.toml requirements/runtime.txt
 	@echo ">> creating virtualenv $(VENV) and installing function-multigres[dev]"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\).*/\1/p' requirements/runtime.txt > $(VENV)/constraints.txt
+	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with the function and dev tools
@@ -29,6 +39,12 @@ $(CROSSPLANE):
 	hack/install-crossplane.sh $(CROSSPLANE_VERSION) $(BIN)
 
 crossplane: $(CROSSPLANE) ## build the pinned crossplane CLI (crank) into ./bin
+
+crossplane-cluster: ## build Crossplane core, helm, the chart manifests and an OCI registry into the cache (hack/crossplane/)
+	hack/crossplane/install.sh
+
+pkgname: ## build pkgname (Crossplane's own package naming, for the package tests) into the cache
+	hack/crossplane/install.sh --pkgname-only
 
 render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OBSERVED=dir-or-file] through the local function
 	$(PY) hack/render.py --crossplane $(CROSSPLANE) --address $(FN_ADDRESS) --example $(EXAMPLE) $(if $(OBSERVED),--observed $(OBSERVED))
@@ -46,14 +62,29 @@ lint: venv ## ruff
 typecheck: venv ## mypy
 	$(VENV)/bin/mypy
 
-test: venv $(CROSSPLANE) lint typecheck ## everything: unit, gRPC, render, schema, property, runtime, API server, bench smoke
+test: venv $(CROSSPLANE) lint typecheck xpkg pkgname ## everything: unit, gRPC, render, schema, property, runtime, API server, packages, bench smoke
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-unit: venv ## fast tests only (no crossplane CLI, no API server)
-	$(PY) -m pytest -q -m "not apiserver and not render" $(PYTEST_ARGS)
+test-unit: venv ## fast tests only (no crossplane CLI, no API server, no packages)
+	$(PY) -m pytest -q -m "not apiserver and not render and not packages" $(PYTEST_ARGS)
+
+test-packages: venv xpkg pkgname ## only the tests that read the built packages back
+	$(PY) -m pytest -q -m packages $(PYTEST_ARGS)
 
 test-apiserver: venv ## only the real kube-apiserver tier
 	$(PY) -m pytest -q -m apiserver $(PYTEST_ARGS)
+
+e2e-install: venv ## build/install everything the real node needs (cached in ~/.cache/function-multigres)
+	hack/e2e/install.sh
+
+cluster-up: e2e-install ## start the single-node Kubernetes of the e2e tier (root; hack/e2e/kubectl to use it)
+	python3 -m hack.e2e.cluster up
+
+cluster-down: ## stop it and remove every trace of it from the host
+	python3 -m hack.e2e.cluster down
+
+e2e: e2e-install ## the e2e tier: bring the node up, run tests/e2e/, tear it down [E2E_KEEP=1 keeps it up]
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 bench: venv ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full
@@ -64,14 +95,21 @@ bench-quick: venv ## quick benchmark (< ~3 min) -> bench/results/quick.json
 peer: ## build the benchmark peer (function-go-templating) from the Go module proxy, if it serves it
 	hack/install-peer.sh v0.12.2 $(BIN)
 
-xpkg: $(CROSSPLANE) ## build the Function package (needs runtime image tarball: RUNTIME_TAR=...)
-	$(CROSSPLANE) xpkg build --package-root=package --examples-root=examples \
-	  --embed-runtime-image-tarball=$(RUNTIME_TAR) --package-file=function-multigres.xpkg
-	$(CROSSPLANE) xpkg build --package-root=apis --examples-root=examples --package-file=configuration-multigres.xpkg
+xpkg: $(CROSSPLANE) image ## build both packages into _out/: the Function (runtime image embedded) and the Configuration
+	$(CROSSPLANE) xpkg build --package-root=package --examples-root=examples --ignore='$(XPKG_IGNORE)' \
+	  --embed-runtime-image-tarball=$(RUNTIME_TAR) --package-file=$(FUNCTION_XPKG)
+	$(CROSSPLANE) xpkg build --package-root=apis --examples-root=examples --ignore='$(XPKG_IGNORE)' \
+	  --package-file=$(CONFIGURATION_XPKG)
+	@sha256sum $(FUNCTION_XPKG) $(CONFIGURATION_XPKG)
 
-image: ## build the runtime image (needs a Docker engine; not available on the dev machines)
-	docker build -t function-multigres:dev .
-	docker save function-multigres:dev -o runtime.tar
+image: venv ## build the runtime image without Docker (debootstrap; needs root) -> _out/runtime-image.tar
+	PYTHON=$(abspath $(PY)) hack/image/build.sh $(RUNTIME_TAR)
+
+image-check: venv ## rebuild the runtime image twice over the cached base, compare ids (from empty caches: hack/image/check-reproducible.sh --cold)
+	PYTHON=$(abspath $(PY)) hack/image/check-reproducible.sh
+
+lock: venv ## re-pin requirements/runtime.txt and build.txt (with hashes) from the versions in .venv
+	$(PY) hack/lock.py
 
 clean: ## remove caches (keeps ./bin and .cache binaries)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis _out
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis $(OUT)

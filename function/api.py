@@ -18,6 +18,8 @@ from function.api_parts import (
     Autoscaling,
     BackupStorage,
     Images,
+    MultiorchTiming,
+    PgBackRestTLS,
     PoolerAutoscaling,
     Resources,
     Scheduling,
@@ -113,6 +115,7 @@ class Multiorch(Model):
     resources: Resources = resources_field("multiorch")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     scheduling: Scheduling | None = None
+    timing: MultiorchTiming = Field(default_factory=MultiorchTiming)
 
 
 class PoolerResources(Model):
@@ -159,6 +162,7 @@ class Backup(Model):
         },
     )
     storage: BackupStorage = Field(default_factory=BackupStorage)
+    pgbackrest_tls: PgBackRestTLS = Field(default_factory=PgBackRestTLS, alias="pgbackrestTLS")
 
 
 class PvcRetention(Model):

@@ -118,19 +118,21 @@ def storage_field(size: str) -> Any:
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
 
 
-def _rwo() -> list[AccessMode]:
-    return ["ReadWriteOnce"]
+def _backup_modes() -> list[AccessMode]:
+    return list(d.BACKUP_ACCESS_MODES)
 
 
 class BackupStorage(Model):
     size: StorageSize = d.BACKUP_STORAGE
     storage_class_name: str | None = Field(default=None, max_length=253)
     access_modes: list[AccessMode] = Field(
-        default_factory=_rwo,
+        default_factory=_backup_modes,
         min_length=1,
         max_length=4,
-        description="ReadWriteOnce (default) works when all poolers share a node; "
-        "use ReadWriteMany storage (or existingClaim) when they spread across nodes.",
+        description="ReadWriteMany (default): every pooler, on any node, mounts the one "
+        "backup repository standbys are restored from, so the StorageClass must support it "
+        "(the claim stays Pending otherwise and the XR says so). ReadWriteOnce only works "
+        "when every pooler runs on one node.",
     )
 
 
@@ -169,3 +171,48 @@ class Autoscaling(Model):
 class PoolerAutoscaling(Autoscaling):
     min_replicas: int = Field(default=2, ge=1, le=32)
     max_replicas: int = Field(default=4, ge=1, le=32)
+
+
+DURATION_PATTERN = r"^([0-9]+(ms|s|m))+$"
+
+
+def _duration(key: str, what: str) -> Any:
+    return Field(
+        default=d.MULTIORCH_TIMING[key],
+        max_length=16,
+        pattern=DURATION_PATTERN,
+        description=f"{what} (a Go duration such as 2s or 1500ms).",
+    )
+
+
+class MultiorchTiming(Model):
+    """multiorch's failover timing flags; defaults and reasons in docs/operations.md."""
+
+    grace_period_base: str = _duration(
+        "grace_period_base", "Wait before acting on a lost or unhealthy primary"
+    )
+    grace_period_max_jitter: str = _duration(
+        "grace_period_max_jitter",
+        "Up to this much random extra wait, so orchestrators of several cells do not race",
+    )
+    pooler_health_check_interval: str = _duration(
+        "pooler_health_check_interval", "How often each pooler's health is polled"
+    )
+    recovery_cycle_interval: str = _duration(
+        "recovery_cycle_interval", "How often detected problems are re-evaluated"
+    )
+
+
+class IssuerRef(Model):
+    name: str = Field(min_length=1, max_length=253)
+    kind: Literal["Issuer", "ClusterIssuer"] = "Issuer"
+    group: str = Field(default="cert-manager.io", max_length=253)
+
+
+class PgBackRestTLS(Model):
+    issuer_ref: IssuerRef | None = Field(
+        default=None,
+        description="Have cert-manager issue the pgBackRest CA (a Certificate with isCA) from "
+        "this issuer instead of the composed one-shot Job. Each pooler signs its own "
+        "certificate with that CA at start (its pod IP and DNS name).",
+    )

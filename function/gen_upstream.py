@@ -85,6 +85,9 @@ def flags_doc() -> str:
             lines.append(f"| {binary} | {key} | `{flag}` | `{up.SOURCES[binary][key]}` |")
     lines += ["\n## Environment\n", "| Variable | Read in |\n|---|---|"]
     lines += [f"| `{k}` | `{v}` |" for k, v in up.ENV_SOURCES.items()]
+    lines += ["\n## Other upstream behaviour the builders rely on\n"]
+    lines += ["| Fact | Value | Where |\n|---|---|---|"]
+    lines += [f"| {k} | `{v}` | `{src}` |" for k, (v, src) in up.FACTS.items()]
     lines += ["\n## Ports\n", "| Component | Name | Port |\n|---|---|---|"]
     for comp, ports in up.PORTS.items():
         lines += [f"| {comp} | {n} | {p} |" for n, p in ports.items()]

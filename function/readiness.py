@@ -21,9 +21,10 @@ Where this differs from function-auto-ready (which the design names as the model
   or `ScalingActive` False → not ready; `ScalingActive` or `ScalingLimited` True →
   ready. Job: `Complete` True. PVC: phase `Bound`.
 - Service: the same (ClusterIP/NodePort at once, LoadBalancer once it has an ingress).
-- ServiceAccount, PodDisruptionBudget, NetworkPolicy and Crossplane's Usage are ready
-  once they exist. Any other (apiVersion, kind) falls back to auto-ready's rule, a
-  `Ready` condition that is True.
+- cert-manager's Certificate: its `Ready` condition (as auto-ready's fallback).
+- ServiceAccount, ConfigMap, Role, RoleBinding, PodDisruptionBudget, NetworkPolicy and
+  Crossplane's Usage are ready once they exist. Any other (apiVersion, kind) falls back
+  to auto-ready's rule, a `Ready` condition that is True.
 """
 
 from __future__ import annotations
@@ -110,6 +111,14 @@ def pvc(obj: Obj) -> Verdict:
     return (True, "") if phase == "Bound" else (False, f"claim is {phase or 'Pending'}")
 
 
+def certificate(obj: Obj) -> Verdict:
+    """cert-manager's Certificate: its Ready condition."""
+    if _true(obj, "Ready"):
+        return True, ""
+    c = _cond(obj, "Ready") or {}
+    return False, f"not issued yet: {c.get('reason', '')} {c.get('message', '')}".strip()
+
+
 def exists(_: Obj) -> Verdict:
     return True, ""
 
@@ -130,6 +139,10 @@ RULES: dict[tuple[str, str], Callable[[Obj], Verdict]] = {
     ("v1", "Service"): service,
     ("v1", "PersistentVolumeClaim"): pvc,
     ("v1", "ServiceAccount"): exists,
+    ("v1", "ConfigMap"): exists,
+    ("rbac.authorization.k8s.io/v1", "Role"): exists,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): exists,
+    ("cert-manager.io/v1", "Certificate"): certificate,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): hpa,
     ("batch/v1", "Job"): job,
     ("policy/v1", "PodDisruptionBudget"): exists,

@@ -10,19 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from function.capability import capability
+from function.conditions import Cond
 from function.readiness import Verdict, wanted
 from function.resolve import Cluster
 from function.safety import Kept
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Cond:
-    typ: str
-    status: str
-    reason: str
-    message: str = ""
 
 
 @dataclass(slots=True)
@@ -76,6 +70,9 @@ def summarize(i: Inputs, previous: Obj, generation: int) -> Report:
     report.warnings = [*kept_warnings, *report.warnings, *advice(i.cluster, i.observed)]
     if secret.status == "False":
         report.warnings.append(secret.message)
+    conds, warnings = capability(i.cluster, i.observed)
+    report.conditions += conds
+    report.warnings += warnings
     return report
 
 

@@ -136,8 +136,9 @@ def _flags(container: Obj) -> dict[str, list[str]]:
 def check_process_wiring(objs: dict[str, Obj], namespace: str) -> None:
     """Every Multigres process, one by one: its topology address, root and cell.
 
-    Written from design §3 ("every Multigres process gets ..."), not from the flag table,
-    so a flag dropped or renamed in one builder, or a typo in the table, fails here.
+    Written from design §3 ("every Multigres process gets ...") and docs/architecture.md
+    (every process registers its pod IP as --hostname), not from the flag table, so a
+    flag dropped or renamed in one builder, or a typo in the table, fails here.
     """
     etcd_svcs = [
         o
@@ -178,6 +179,7 @@ def check_process_wiring(objs: dict[str, Obj], namespace: str) -> None:
             assert f.get("--topo-global-root") == [TOPO_ROOT], f"{where}: {f}"
             assert f.get("--cell") == [cell], f"{where}: --cell {f.get('--cell')} in cell {cell}"
             assert f.get("--service-id") == ["$(POD_NAME)"], f"{where}: {f}"
+            assert f.get("--hostname") == ["$(POD_IP)"], f"{where}: {f.get('--hostname')}"
             servers.setdefault(cell, set()).add(binary)
             if binary == "multipooler":
                 assert f.get("--database") == ["postgres"], where
@@ -185,8 +187,6 @@ def check_process_wiring(objs: dict[str, Obj], namespace: str) -> None:
                 assert f.get("--shard") == ["0-inf"], where
                 svc_name = o["spec"]["serviceName"]
                 assert svc_name in headless, f"{where}: serviceName {svc_name} not headless"
-                want = f"$(POD_NAME).{svc_name}.$(POD_NAMESPACE).svc"
-                assert f.get("--hostname") == [want], f"{where}: {f.get('--hostname')}"
             if binary == "multiorch":
                 assert f.get("--watch-targets") == ["postgres/default/0-inf"], where
     assert registrations == 1, "exactly one topology registration Job"

@@ -24,6 +24,9 @@ KEYS_MINIMAL = {
     "topology-job", "multigateway-service", "zone1-multigateway-deployment",
     "zone1-multiorch-deployment", "zone1-pooler-statefulset", "zone1-pooler-service",
     "zone1-pooler-pdb", "backup-pvc", "zone1-pooler-usage", "zone1-multiorch-usage",
+    "zone1-multigateway-usage", "multiadmin-usage", "multiadmin-deployment", "multiadmin-service",
+    "pg-hba-configmap", "pgbackrest-ca-job", "pgbackrest-ca-serviceaccount", "pgbackrest-ca-role",
+    "pgbackrest-ca-rolebinding",
 }  # fmt: skip
 
 CASES: list[tuple[str, dict[str, Any], Any]] = [
@@ -144,11 +147,15 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
         ),
     ),
     (
-        "pooler hostname resolves through its headless Service",
+        "pooler registers its pod IP (a re-created pod's record changes at once)",
         {},
         lambda o: (
-            "--hostname=$(POD_NAME).demo-zone1-pooler.$(POD_NAMESPACE).svc"
+            "--hostname=$(POD_IP)"
             in container(o["zone1-pooler-statefulset"], "multipooler")["args"]
+            and any(
+                e["name"] == "POD_IP" and e["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+                for e in container(o["zone1-pooler-statefulset"], "multipooler")["env"]
+            )
         ),
     ),
     (

@@ -10,6 +10,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function.fn import desired_objects
 from tests.helpers import INVALID_EXAMPLES, VALID_EXAMPLES, expectations, function_process, load, xr
 
 
@@ -33,7 +34,7 @@ def test_round_trip(function_address: str) -> None:
     rsp = call(function_address, request(xr()))
     assert rsp.meta.tag == "t"
     assert not [r for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
-    assert len(rsp.desired.resources) == 15
+    assert len(rsp.desired.resources) == len(desired_objects(xr()))
     sts = resource.struct_to_dict(rsp.desired.resources["zone1-pooler-statefulset"].resource)
     assert sts["kind"] == "StatefulSet" and sts["metadata"]["name"] == "demo-zone1-pooler"
     assert rsp.desired.resources["etcd-service"].ready == fnv1.READY_FALSE  # nothing observed yet
@@ -47,7 +48,7 @@ def test_round_trip_v1beta1(function_address: str) -> None:
     req.observed.composite.resource.update(xr())
     with grpc.insecure_channel(function_address) as ch:
         rsp = grpcv1beta1.FunctionRunnerServiceStub(ch).RunFunction(req, timeout=30)
-    assert len(rsp.desired.resources) == 15
+    assert len(rsp.desired.resources) == len(desired_objects(xr()))
 
 
 @pytest.mark.parametrize("path", INVALID_EXAMPLES, ids=lambda p: p.name)

@@ -51,7 +51,7 @@ ROWS: list[tuple[str, str, str, Callable[[Obj], None], Callable[[Obj], Any], Any
     ("vct name", POOLER, "spec.volumeClaimTemplates", lambda o: _vct(o)["metadata"].update(name="data"), lambda o: _vct(o)["metadata"]["name"], "data", "volumeClaimTemplates kept"),
     ("vct count", POOLER, "spec.volumeClaimTemplates", _extra_vct, lambda o: len(o["spec"]["volumeClaimTemplates"]), 2, "2 templates (pgdata, wal) kept, 1 requested"),
     ("deployment selector", GATEWAY, "spec.selector", lambda o: o["spec"].update(selector={"matchLabels": {"old": "x"}}), lambda o: o["spec"]["selector"], {"matchLabels": {"old": "x"}}, "spec.selector kept"),
-    ("pvc access modes", PVC, "spec.accessModes", lambda o: o["spec"].update(accessModes=["ReadWriteMany"]), lambda o: o["spec"]["accessModes"], ["ReadWriteMany"], "spec.accessModes kept"),
+    ("pvc access modes", PVC, "spec.accessModes", lambda o: o["spec"].update(accessModes=["ReadWriteOnce"]), lambda o: o["spec"]["accessModes"], ["ReadWriteOnce"], "spec.accessModes kept"),
     ("pvc storage class", PVC, "spec.storageClassName", lambda o: o["spec"].update(storageClassName="slow"), lambda o: o["spec"]["storageClassName"], "slow", "'slow' kept, 'fast' requested"),
     ("pvc never shrinks", PVC, "spec.resources.requests.storage", lambda o: o["spec"]["resources"]["requests"].update(storage="50Gi"), lambda o: o["spec"]["resources"]["requests"]["storage"], "50Gi", "can not shrink from 50Gi to 10Gi"),
 ]  # fmt: skip

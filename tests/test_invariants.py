@@ -92,7 +92,7 @@ WIRING_BREAKS = [
     ("pooler on another namespace's etcd", _set(*POOLER, "--topo-global-server-addresses", "demo-etcd.team-a.svc:2379")),
     ("gateway on another root", _set(*GATEWAY, "--topo-global-root", "/multigres/other")),
     ("pooler without shard", _drop(*POOLER, "--shard")),
-    ("pooler hostname not through its Service", _set(*POOLER, "--hostname", "$(POD_IP)")),
+    ("pooler hostname not its pod IP", _set(*POOLER, "--hostname", "$(POD_NAME)")),
     ("orch without watch targets", _drop(*ORCH, "--watch-targets")),
     ("registration on another etcd", _set("topology-job", "createclustermetadata", "--global-topo-address", "x:2379")),
     ("registration without root", _drop("topology-job", "createclustermetadata", "--global-topo-root")),

@@ -325,6 +325,7 @@ def test_xr_identity_does_not_mutate_request() -> None:
 
 def test_real_runner_spans(spans: InMemorySpanExporter) -> None:
     fn.CACHE.clear()  # a miss: parse and build run
+
     async def go() -> tuple[fnv1.RunFunctionResponse, telemetry.Metrics]:
         async with serving(fn.FunctionRunner()) as (ch, _, metrics):
             stub = grpcv1.FunctionRunnerServiceStub(ch)

@@ -130,13 +130,21 @@ def test_changed_registration_gets_a_new_job() -> None:
 def test_etcd_outlives_poolers_and_orchestrators() -> None:
     objs = desired_objects(xr(cells=[{"name": "a"}, {"name": "b"}]))
     usages = [o for o in objs.values() if o["kind"] == "Usage"]
-    assert len(usages) == 4
+    assert len(usages) == 7
     for u in usages:
         assert u["apiVersion"] == "protection.crossplane.io/v1beta1"
         assert u["spec"]["of"]["resourceRef"]["name"] == "demo-etcd"
         assert u["spec"]["by"]["kind"] in ("StatefulSet", "Deployment")
     by = {u["spec"]["by"]["resourceRef"]["name"] for u in usages}
-    assert by == {"demo-a-pooler", "demo-b-pooler", "demo-a-multiorch", "demo-b-multiorch"}
+    long_running = {
+        o["metadata"]["name"]
+        for o in objs.values()
+        if o["kind"] in ("StatefulSet", "Deployment") and o["metadata"]["name"] != "demo-etcd"
+    }
+    assert by == long_running == {
+        "demo-a-pooler", "demo-b-pooler", "demo-a-multiorch", "demo-b-multiorch",
+        "demo-a-multigateway", "demo-b-multigateway", "demo-multiadmin",
+    }  # fmt: skip
 
 
 def test_missing_password_secret_is_reported_and_pods_still_composed() -> None:
@@ -225,10 +233,10 @@ def test_new_autoscaled_workload_omits_replicas() -> None:
 
 
 def test_stalled_poolers_on_a_shared_rwo_backup_volume_are_explained() -> None:
-    x = xr()
+    x = xr(backup={"storage": {"accessModes": ["ReadWriteOnce"]}})
     observed = observed_from(x)
-    observed["zone1-pooler-statefulset"]["status"] = {"readyReplicas": 1, "replicas": 2}
+    observed["zone1-pooler-statefulset"]["status"] = {"readyReplicas": 1, "replicas": 3}
     msgs = warnings(run(req(x, observed)))
     assert any("backup volume" in m and "ReadWriteMany" in m for m in msgs), msgs
-    rwx = xr(backup={"storage": {"accessModes": ["ReadWriteMany"]}})
+    rwx = xr()  # the default is ReadWriteMany
     assert not any("backup volume" in m for m in warnings(run(req(rwx, observed))))

@@ -9,7 +9,7 @@ import yaml
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.fn import run
+from function.fn import desired_objects, run
 from tests.helpers import EXAMPLES, load
 from tests.test_render import docs, render
 from tests.test_safety import req
@@ -44,7 +44,7 @@ def test_coming_up_says_what_is_missing() -> None:
     s = status(rsp)
     assert s["phase"] == "Progressing"
     assert s["cells"]["zone1"]["multipooler"] == {
-        "replicas": 2.0,
+        "replicas": 3.0,
         "readyReplicas": 1.0,
         "ready": False,
     }
@@ -103,7 +103,7 @@ def test_render_healthy() -> None:
     assert xr["status"]["phase"] == "Healthy"
     assert xr["status"]["endpoints"]["postgres"] == "demo-multigateway.default.svc:5432"
     composed = [d for d in out[1:] if d["kind"] != "Result"]
-    assert len(composed) == 15
+    assert len(composed) == len(desired_objects(load(EXAMPLES / "minimal.yaml")))
 
 
 @pytest.mark.render
@@ -151,11 +151,11 @@ def test_degraded_stays_until_recovered() -> None:
 
 
 def test_a_spec_change_is_progress_not_damage() -> None:
-    x, obs = _healthy_then(lambda o: None, multipooler={"replicasPerCell": 3})
+    x, obs = _healthy_then(lambda o: None, multipooler={"replicasPerCell": 5})
     rsp = run(req(x, obs))
     s = status(rsp)
     assert s["phase"] == "Progressing", s["message"]
-    assert s["cells"]["zone1"]["multipooler"]["replicas"] == 3
+    assert s["cells"]["zone1"]["multipooler"]["replicas"] == 5
     # readiness is judged against what we ask for now, not the observed spec
     assert rsp.desired.resources["zone1-pooler-statefulset"].ready == fnv1.READY_FALSE
     assert not [r for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]

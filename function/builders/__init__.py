@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
-from function.builders import etcd, multipooler, shared, stateless, topology
+from function.builders import (
+    etcd,
+    multiadmin,
+    multipooler,
+    pgbackrest,
+    shared,
+    stateless,
+    topology,
+)
 from function.builders.common import Obj
 from function.resolve import Cluster
+
+
+def _usages(c: Cluster) -> dict[str, Obj]:
+    """etcd is deleted only after every long-running Multigres workload that uses it."""
+    etcd_sts = ("StatefulSet", etcd.names(c)["statefulset"])
+    out = {
+        "multiadmin-usage": shared.usage(
+            c, "admin-uses-etcd", etcd_sts, ("Deployment", multiadmin.name(c))
+        )
+    }
+    for cell in c.cell_names:
+        users = {
+            "pooler": ("StatefulSet", multipooler.statefulset_name(c, cell)),
+            "multiorch": ("Deployment", stateless.deployment_name(c, "multiorch", cell)),
+            "multigateway": ("Deployment", stateless.deployment_name(c, "multigateway", cell)),
+        }
+        short = {"pooler": "pooler", "multiorch": "orch", "multigateway": "gw"}
+        for key, by in users.items():
+            out[f"{cell}-{key}-usage"] = shared.usage(
+                c, f"{cell}-{short[key]}-uses-etcd", etcd_sts, by
+            )
+    return out
 
 
 def build(c: Cluster) -> dict[str, Obj]:
@@ -13,20 +43,14 @@ def build(c: Cluster) -> dict[str, Obj]:
     out.update(etcd.build(c))
     out.update(topology.build(c))
     out.update(stateless.build(c))
+    out["pg-hba-configmap"] = shared.pg_hba_configmap(c)
+    out.update(pgbackrest.build(c))
     out.update(multipooler.build(c))
+    out.update(multiadmin.build(c))
     if not c.spec.backup.existing_claim:
         out["backup-pvc"] = shared.backup_pvc(c)
     if c.spec.network_policy.enabled:
         out.update(shared.network_policies(c))
     if c.spec.usages.enabled:
-        etcd_sts = ("StatefulSet", etcd.names(c)["statefulset"])
-        for cell in c.cell_names:
-            pooler = ("StatefulSet", multipooler.statefulset_name(c, cell))
-            orch = ("Deployment", stateless.deployment_name(c, "multiorch", cell))
-            out[f"{cell}-pooler-usage"] = shared.usage(
-                c, f"{cell}-pooler-uses-etcd", etcd_sts, pooler
-            )
-            out[f"{cell}-multiorch-usage"] = shared.usage(
-                c, f"{cell}-orch-uses-etcd", etcd_sts, orch
-            )
+        out.update(_usages(c))
     return out

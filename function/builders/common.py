@@ -5,11 +5,14 @@ All functions are pure: they read the resolved `Cluster` and return new dicts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from function.api import Resources, Scheduling
+from function.defaults.upstream import PATHS
 from function.resolve import Cluster
 
 Obj = dict[str, Any]
@@ -242,3 +245,26 @@ def service_port(name: str, port: int, target: str | None = None) -> Obj:
 
 def container_ports(ports: dict[str, int]) -> list[Obj]:
     return [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports.items()]
+
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+@functools.cache
+def script(name: str) -> str:
+    """A shell script shipped in builders/scripts/, as a container's `bash -c` argument."""
+    return (SCRIPTS / name).read_text()
+
+
+def wait_for_etcd(c: Cluster) -> Obj:
+    """An init container that returns once the topology store answers healthy."""
+    host, port = c.topo_address.rsplit(":", 1)
+    return {
+        "name": "wait-for-etcd",
+        "image": c.spec.images.multigres,
+        "imagePullPolicy": c.spec.images.pull_policy,
+        "command": [PATHS["bash"], "-c", script("wait-for-etcd.sh")],
+        "env": [{"name": "ETCD_HOST", "value": host}, {"name": "ETCD_PORT", "value": port}],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+        "securityContext": container_security(),
+    }

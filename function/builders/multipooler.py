@@ -1,16 +1,21 @@
 """multipooler: per cell a StatefulSet of Postgres instances (pgctld + multipooler).
 
 Each pod runs `postgres` (pgctld supervising Postgres, pgctld image) and
-`multipooler` (multigres image). The pod's stable DNS name through the headless
-Service is what the pooler registers in the topology, so gateways and orchestrators
-can dial it.
+`multipooler` (multigres image), after the `pgbackrest-cert` init container made the
+pod's pgBackRest certificate (pgbackrest.py). The pooler registers its pod IP in the
+topology: a re-created pod gets a new IP, so its record changes and gateways and
+orchestrators dial the new pod at once, where a DNS name stays the same and their gRPC
+channels kept dialing the old address for ~20 s (docs/operations.md#failover-timing).
+The headless Service still gives each pod a DNS name (in its certificate, and for
+people).
 """
 
 from __future__ import annotations
 
 from function.builders import common as k
+from function.builders import pgbackrest
 from function.builders.common import Obj
-from function.builders.shared import backup_claim_name
+from function.builders.shared import PG_HBA_KEY, backup_claim_name, pg_hba_name
 from function.defaults.upstream import (
     DATABASE,
     FLAGS,
@@ -28,6 +33,20 @@ COMPONENT = "multipooler"
 COMMON = FLAGS["common"]
 PG = FLAGS["pgctld"]
 MP = FLAGS["multipooler"]
+
+# Ready when this instance can take part in a write: it is the primary, or a standby that
+# streams from one. With no primary, or no streaming standby, the StatefulSet is not
+# ready, so the XR is not Healthy while the cluster cannot commit (upstream's own /ready
+# of pgctld and multipooler ignores Postgres; docs/architecture.md says why this probe).
+READY_SQL = (
+    "SELECT NOT pg_is_in_recovery() OR EXISTS "
+    "(SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+)
+READY_SCRIPT = (
+    'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" PGCONNECT_TIMEOUT=2 '
+    f"psql -XAtqw -h {PATHS['pg_socket_dir']} -p {PORTS['pgctld']['postgres']} "
+    f'-U "$POSTGRES_USER" -d postgres -c "{READY_SQL}" | grep -qx t'
+)
 
 
 def statefulset_name(c: Cluster, cell: str) -> str:
@@ -49,29 +68,21 @@ def _mounts(c: Cluster, *extra: str) -> list[Obj]:
         {"name": "pgdata", "mountPath": PATHS["pooler_dir"]},
         {"name": "password", "mountPath": PATHS["password_dir"], "readOnly": True},
         {"name": "backups", "mountPath": c.spec.backup.path},
+        pgbackrest.cert_mount(),
     ]
     paths = {"pg-run": PATHS["pg_run"], "tmp": PATHS["tmp"]}
     return mounts + [{"name": n, "mountPath": paths[n]} for n in (*extra, "tmp")]
 
 
 def _postgres_probes() -> Obj:
-    """pgctld's own /ready ignores Postgres; readiness here is Postgres accepting
-    connections, so a rolling update waits for each instance before the next."""
+    """pgctld's own /ready ignores Postgres; readiness here is READY_SQL, so a rolling
+    update waits for each instance to serve again before the next."""
     probes = k.http_probes("pgctld-http", HEALTH["ready"], HEALTH["live"], 600)
     probes["readinessProbe"] = {
-        "exec": {
-            "command": [
-                "pg_isready",
-                "-q",
-                "-h",
-                PATHS["pg_socket_dir"],
-                "-p",
-                str(PORTS["pgctld"]["postgres"]),
-            ]
-        },
+        "exec": {"command": ["/bin/sh", "-c", READY_SCRIPT]},
         "periodSeconds": 5,
-        "failureThreshold": 3,
-        "timeoutSeconds": 3,
+        "failureThreshold": 2,
+        "timeoutSeconds": 4,
     }
     return probes
 
@@ -92,6 +103,9 @@ def _pgctld(c: Cluster) -> Obj:
             f"{PG['pg_port']}={p['postgres']}",
             f"{PG['pg_listen_addresses']}=*",
             f"{PG['log_level']}={c.spec.log_level}",
+            f"{PG['pg_hba_template']}={PATHS['pg_hba_template']}",
+            f"{PG['pgbackrest_port']}={PORTS['pgbackrest']['tls']}",
+            f"{PG['pgbackrest_cert_dir']}={PATHS['pgbackrest_cert_dir']}",
         ],
         "env": [
             *_pg_env(),
@@ -101,17 +115,21 @@ def _pgctld(c: Cluster) -> Obj:
             {"name": "pgctld-http", "containerPort": p["http"], "protocol": "TCP"},
             {"name": "pgctld-grpc", "containerPort": p["grpc"], "protocol": "TCP"},
             {"name": "postgres", "containerPort": p["postgres"], "protocol": "TCP"},
+            {"name": "pgbackrest", "containerPort": PORTS["pgbackrest"]["tls"], "protocol": "TCP"},
         ],
         "resources": k.resources(res),
         "securityContext": k.container_security(),
-        "volumeMounts": _mounts(c, "pg-run"),
+        "volumeMounts": [
+            *_mounts(c, "pg-run"),
+            {"name": "pg-hba", "mountPath": PATHS["pg_hba_dir"], "readOnly": True},
+        ],
         **_postgres_probes(),
     }
 
 
 def _multipooler(c: Cluster, cell: str) -> Obj:
     p = PORTS["multipooler"]
-    sts = statefulset_name(c, cell)
+    certs = pgbackrest.cert_paths()
     return {
         "name": "multipooler",
         "image": c.spec.images.multigres,
@@ -123,7 +141,7 @@ def _multipooler(c: Cluster, cell: str) -> Obj:
             f"{COMMON['topo_addresses']}={c.topo_address}",
             f"{COMMON['topo_root']}={c.topo_root}",
             f"{COMMON['cell']}={cell}",
-            f"{COMMON['hostname']}=$(POD_NAME).{sts}.$(POD_NAMESPACE).svc",
+            f"{COMMON['hostname']}=$(POD_IP)",
             f"{COMMON['service_id']}=$(POD_NAME)",
             f"{COMMON['log_level']}={c.spec.log_level}",
             f"{MP['database']}={DATABASE}",
@@ -133,12 +151,12 @@ def _multipooler(c: Cluster, cell: str) -> Obj:
             f"{MP['socket_file']}={PATHS['pg_socket_dir']}/.s.PGSQL.{PORTS['pgctld']['postgres']}",
             f"{MP['pgctld_addr']}=localhost:{PORTS['pgctld']['grpc']}",
             f"{MP['pg_port']}={PORTS['pgctld']['postgres']}",
+            f"{MP['pgbackrest_cert_file']}={certs['cert']}",
+            f"{MP['pgbackrest_key_file']}={certs['key']}",
+            f"{MP['pgbackrest_ca_file']}={certs['ca']}",
+            f"{MP['pgbackrest_port']}={PORTS['pgbackrest']['tls']}",
         ],
-        "env": [
-            k.env_field("POD_NAME", "metadata.name"),
-            k.env_field("POD_NAMESPACE", "metadata.namespace"),
-            *_pg_env(),
-        ],
+        "env": [*k.pod_env(), *_pg_env()],
         "ports": k.container_ports(p),
         "resources": k.resources(c.spec.multipooler.resources.multipooler),
         "securityContext": k.container_security(),
@@ -169,6 +187,14 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
             },
         },
         {"name": "backups", "persistentVolumeClaim": {"claimName": backup_claim_name(c)}},
+        {
+            "name": "pg-hba",
+            "configMap": {
+                "name": pg_hba_name(c),
+                "items": [{"key": PG_HBA_KEY, "path": PG_HBA_KEY}],
+            },
+        },
+        *pgbackrest.pod_volumes(c),
         {"name": "pg-run", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {}},
     ]
@@ -187,6 +213,7 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
                 c,
                 UIDS["pgctld"],
                 k.scheduling(c, mp.scheduling, COMPONENT, cell, zone),
+                initContainers=[pgbackrest.cert_init_container(c, statefulset_name(c, cell))],
                 containers=[_pgctld(c), _multipooler(c, cell)],
                 volumes=volumes,
                 terminationGracePeriodSeconds=60,
@@ -205,7 +232,7 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
 
 
 def headless_service(c: Cluster, cell: str) -> Obj:
-    """Gives each pooler pod the stable DNS name it registers in the topology."""
+    """Gives each pooler pod a DNS name (in its pgBackRest certificate)."""
     mp, pg = PORTS["multipooler"], PORTS["pgctld"]
     return {
         "apiVersion": "v1",
@@ -219,6 +246,7 @@ def headless_service(c: Cluster, cell: str) -> Obj:
                 k.service_port("http", mp["http"]),
                 k.service_port("grpc", mp["grpc"]),
                 k.service_port("postgres", pg["postgres"]),
+                k.service_port("pgbackrest", PORTS["pgbackrest"]["tls"]),
             ],
         },
     }

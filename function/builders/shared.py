@@ -1,10 +1,12 @@
-"""Cluster-wide objects: ServiceAccount, backup PVC, NetworkPolicies, Usages."""
+"""Cluster-wide objects: ServiceAccount, pg_hba ConfigMap, backup PVC, NetworkPolicies,
+Usages."""
 
 from __future__ import annotations
 
 from function.builders import common as k
 from function.builders.common import Obj
-from function.defaults.upstream import PORTS
+from function.defaults import pg_hba
+from function.defaults.upstream import PATHS, PORTS
 from function.resolve import Cluster
 
 
@@ -19,6 +21,23 @@ def service_account(c: Cluster) -> Obj:
         "kind": "ServiceAccount",
         "metadata": k.metadata(c, c.name, "serviceaccount"),
         "automountServiceAccountToken": False,
+    }
+
+
+def pg_hba_name(c: Cluster) -> str:
+    return k.fit(f"{c.name}-pg-hba")
+
+
+PG_HBA_KEY = PATHS["pg_hba_template"].rsplit("/", 1)[1]
+
+
+def pg_hba_configmap(c: Cluster) -> Obj:
+    """The template pgctld renders into pg_hba.conf at initdb (`--pg-hba-template`)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": k.metadata(c, pg_hba_name(c), "pg-hba"),
+        "data": {PG_HBA_KEY: pg_hba.template()},
     }
 
 

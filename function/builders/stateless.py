@@ -50,8 +50,14 @@ def _args(c: Cluster, component: Component, cell: str) -> list[str]:
     if component == "multigateway":
         args.append(f"{FLAGS['multigateway']['pg_port']}={ports['postgres']}")
     else:
-        target = f"{DATABASE}/{TABLE_GROUP}/{SHARD}"
-        args.append(f"{FLAGS['multiorch']['watch_targets']}={target}")
+        mo, t = FLAGS["multiorch"], c.spec.multiorch.timing
+        args += [
+            f"{mo['watch_targets']}={DATABASE}/{TABLE_GROUP}/{SHARD}",
+            f"{mo['grace_period_base']}={t.grace_period_base}",
+            f"{mo['grace_period_max_jitter']}={t.grace_period_max_jitter}",
+            f"{mo['pooler_health_check_interval']}={t.pooler_health_check_interval}",
+            f"{mo['recovery_cycle_interval']}={t.recovery_cycle_interval}",
+        ]
     return args
 
 
@@ -70,6 +76,9 @@ def deployment(c: Cluster, component: Component, cell: str, zone: str | None) ->
         "volumeMounts": [{"name": "tmp", "mountPath": PATHS["tmp"]}],
         **k.http_probes("http", HEALTH["ready"], HEALTH["live"]),
     }
+    # multigateway exits if it cannot register within 10 s (no flag), so it waits for etcd;
+    # multiorch registers in the background with retries and needs no wait.
+    init = {"initContainers": [k.wait_for_etcd(c)]} if component == "multigateway" else {}
     body: Obj = {
         "selector": {"matchLabels": k.selector(c, component, cell)},
         "strategy": {
@@ -82,6 +91,7 @@ def deployment(c: Cluster, component: Component, cell: str, zone: str | None) ->
                 c,
                 UIDS["multigres"],
                 k.scheduling(c, spec.scheduling, component, cell, zone),
+                **init,
                 containers=[container],
                 volumes=[{"name": "tmp", "emptyDir": {}}],
                 terminationGracePeriodSeconds=30,

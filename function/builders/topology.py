@@ -41,6 +41,7 @@ def _pod_spec(c: Cluster) -> Obj:
         c,
         UIDS["multigres"],
         k.scheduling(c, None, COMPONENT),
+        initContainers=[k.wait_for_etcd(c)],
         containers=[container],
         volumes=[{"name": "tmp", "emptyDir": {}}],
         restartPolicy="OnFailure",

@@ -15,18 +15,35 @@ RESOURCES: Final = {
     "multiorch": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
     "multipooler": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
     "postgres": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+    "multiadmin": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
 }
 
 ETCD_REPLICAS: Final = 3
 ETCD_STORAGE: Final = "1Gi"
 GATEWAY_REPLICAS: Final = 2
 ORCH_REPLICAS: Final = 1
-POOLER_REPLICAS_PER_CELL: Final = 2
+#: Three: AT_LEAST_2 must recruit 2 survivors after losing the primary (docs/operations.md).
+POOLER_REPLICAS_PER_CELL: Final = 3
 POOLER_STORAGE: Final = "10Gi"
 BACKUP_PATH: Final = "/backups"
 BACKUP_STORAGE: Final = "10Gi"
 POSTGRES_PORT: Final = 5432
 AUTOSCALING_TARGET_CPU: Final = 80
+
+#: Every pooler restores from and archives to one shared repository, so by default the
+#: backup volume must be mountable from every node (docs/operations.md#backups).
+BACKUP_ACCESS_MODES: Final = ("ReadWriteMany",)
+
+#: multiorch timing (upstream: 4s + up to 8s jitter, 5s health checks, 1s cycles). A
+#: failover waits out one grace period per problem, usually two in a row; these halve it
+#: while keeping jitter twice the base, as upstream does, so one orchestrator per cell
+#: does not race the others (docs/operations.md#failover-timing).
+MULTIORCH_TIMING: Final = {
+    "grace_period_base": "2s",
+    "grace_period_max_jitter": "4s",
+    "pooler_health_check_interval": "2s",
+    "recovery_cycle_interval": "1s",
+}
 
 #: Bounds that keep every generated name inside its Kubernetes limit (see docs/naming).
 MAX_XR_NAME: Final = 25

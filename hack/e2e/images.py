@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -96,7 +95,9 @@ class Builder:
             cmd = [sys.executable, str(MKIMAGE), "--tag", tag, "--out", str(out)]
             for layer in layers:
                 cmd += ["--layer", layer]
-            image_id = subprocess.run([*cmd, *opts], check=True, capture_output=True, text=True).stdout.strip()
+            image_id = subprocess.run(
+                [*cmd, *opts], check=True, capture_output=True, text=True
+            ).stdout.strip()
             out.with_suffix(".id").write_text(image_id + "\n")
             log(f"image {tag} built in {time.monotonic() - t0:.0f}s (id {image_id[:12]})")
         self.index.append({"name": tag, "tar": str(out), "id": image_id})
@@ -119,8 +120,12 @@ def main() -> int:
         t0 = time.monotonic()
         for stale in layers.glob("*.tar"):
             stale.unlink()
-        subprocess.run([sys.executable, str(MKIMAGE), "--pack-layer", str(a.rootfs), str(base)], check=True)
-        log(f"rootfs layer packed in {time.monotonic() - t0:.0f}s ({base.stat().st_size >> 20} MiB)")
+        subprocess.run(
+            [sys.executable, str(MKIMAGE), "--pack-layer", str(a.rootfs), str(base)], check=True
+        )
+        log(
+            f"rootfs layer packed in {time.monotonic() - t0:.0f}s ({base.stat().st_size >> 20} MiB)"
+        )
 
     mg = [a.multigres_bin / n for n in MULTIGRES_BINARIES]
     tree = stage({f"{PATHS['multigres_bin']}/{p.name}": p for p in mg})
@@ -128,10 +133,13 @@ def main() -> int:
         IMAGES["multigres"],
         digest(*mg, extra=base.name),
         [str(base), str(tree)],
-        "--user", f"{UIDS['multigres']}:{UIDS['multigres']}",
-        "--env", f"PATH={PATHS['multigres_bin']}:{PATH_ENV}",
-        "--workdir", "/multigres",
-    )  # fmt: skip
+        "--user",
+        f"{UIDS['multigres']}:{UIDS['multigres']}",
+        "--env",
+        f"PATH={PATHS['multigres_bin']}:{PATH_ENV}",
+        "--workdir",
+        "/multigres",
+    )
     shutil.rmtree(tree)
 
     pgctld = a.multigres_bin / "pgctld"
@@ -140,12 +148,19 @@ def main() -> int:
         IMAGES["pgctld"],
         digest(pgctld, extra=base.name),
         [str(base), str(tree)],
-        "--user", "postgres",
-        "--env", f"PATH={PATH_ENV}",
-        "--env", "PGDATA=/var/lib/postgresql/data",
-        "--env", "LANG=en_US.utf8",
-        "--entrypoint", "tail", "--cmd", "-f", "/dev/null",
-    )  # fmt: skip
+        "--user",
+        "postgres",
+        "--env",
+        f"PATH={PATH_ENV}",
+        "--env",
+        "PGDATA=/var/lib/postgresql/data",
+        "--env",
+        "LANG=en_US.utf8",
+        "--entrypoint",
+        '["tail"]',
+        "--cmd",
+        '["-f", "/dev/null"]',
+    )
     shutil.rmtree(tree)
 
     for tag, binary, dest, entry in (
@@ -160,13 +175,25 @@ def main() -> int:
         ),
     ):
         tree = stage({dest: binary})
-        b.image(tag, digest(binary), [str(tree)], "--entrypoint", entry, "--env", f"PATH={PATH_ENV}")
+        b.image(
+            tag,
+            digest(binary),
+            [str(tree)],
+            "--entrypoint",
+            json.dumps([entry]),
+            "--env",
+            f"PATH={PATH_ENV}",
+        )
         shutil.rmtree(tree)
 
     busybox = Path("/bin/busybox")
-    applets = subprocess.run([str(busybox), "--list"], check=True, capture_output=True, text=True).stdout.split()
-    tree = stage({"/bin/busybox": busybox}, {f"/bin/{x}": "busybox" for x in applets if x != "busybox"})
-    b.image(LOCAL["busybox"], digest(busybox), [str(tree)], "--env", "PATH=/bin", "--cmd", "sh")
+    applets = subprocess.run(
+        [str(busybox), "--list"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    tree = stage(
+        {"/bin/busybox": busybox}, {f"/bin/{x}": "busybox" for x in applets if x != "busybox"}
+    )
+    b.image(LOCAL["busybox"], digest(busybox), [str(tree)], "--env", "PATH=/bin", "--cmd", '["sh"]')
     shutil.rmtree(tree)
 
     index = b.dir / "index.json"

@@ -14,7 +14,7 @@ A layer is a directory (packed here) or an already packed `.tar` (reused as is, 
 base layer shared by two images is packed once and imported once).
 
     mkimage.py --tag NAME:TAG --out image.tar --layer rootfs.tar --layer bindir:/multigres/bin \
-        --user 65532:65532 --env PATH=/usr/bin --workdir /multigres --entrypoint /bin/tail
+        --user 65532:65532 --env PATH=/usr/bin --workdir /multigres --entrypoint '["/bin/tail"]'
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--label", action="append", default=[])
     ap.add_argument("--workdir")
-    ap.add_argument("--entrypoint", nargs="*")
-    ap.add_argument("--cmd", nargs="*")
+    ap.add_argument("--entrypoint", type=json.loads, help='a JSON array: \'["tail", "-f"]\'')
+    ap.add_argument("--cmd", type=json.loads, help="a JSON array")
     ap.add_argument("--pack-layer", nargs=2, metavar=("DIR", "TAR"), help="only pack one layer")
     args = ap.parse_args(argv)
     if args.pack_layer:

@@ -3,15 +3,19 @@
 CoreDNS (our minimal build, hack/e2e/coredns/) serves `cluster.local` from the API as
 kube-dns does; it listens on 1053 so it runs as non-root with no capability, and the
 kube-dns Service maps 53 to it. rancher's local-path-provisioner is the default
-StorageClass, so volumeClaimTemplates and the backup PVC bind dynamically, as on kind.
+StorageClass, so volumeClaimTemplates and the backup PVC bind dynamically, as on kind;
+in its shared-file-system mode, so ReadWriteMany claims bind too (see `local_path`).
 The manifests are ours, written from the upstream projects' documented configuration.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from . import layout as L
+
+Obj = dict[str, Any]
 
 IMAGES = {
     "coredns": "e2e.local/coredns:v1.15.0",
@@ -48,8 +52,8 @@ RESTRICTED = {
 }
 
 
-def _meta(name: str, ns: str | None = None, **labels: str) -> dict[str, object]:
-    m: dict[str, object] = {"name": name}
+def _meta(name: str, ns: str | None = None, **labels: str) -> Obj:
+    m: Obj = {"name": name}
     if ns:
         m["namespace"] = ns
     if labels:
@@ -57,11 +61,16 @@ def _meta(name: str, ns: str | None = None, **labels: str) -> dict[str, object]:
     return m
 
 
-def _rbac(name: str, ns: str, rules: list[dict[str, object]], cluster: bool = True) -> list[dict[str, object]]:
+def _rbac(name: str, ns: str, rules: list[Obj], cluster: bool = True) -> list[Obj]:
     kind = "ClusterRole" if cluster else "Role"
     meta = _meta(name) if cluster else _meta(name, ns)
     return [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta, "rules": rules},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": kind,
+            "metadata": meta,
+            "rules": rules,
+        },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": f"{kind}Binding",
@@ -72,7 +81,7 @@ def _rbac(name: str, ns: str, rules: list[dict[str, object]], cluster: bool = Tr
     ]
 
 
-def _deployment(name: str, ns: str, pod: dict[str, object]) -> dict[str, object]:
+def _deployment(name: str, ns: str, pod: Obj) -> Obj:
     labels = {"app": name}
     return {
         "apiVersion": "apps/v1",
@@ -81,16 +90,23 @@ def _deployment(name: str, ns: str, pod: dict[str, object]) -> dict[str, object]
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"serviceAccountName": name, **pod}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"serviceAccountName": name, **pod},
+            },
         },
     }
 
 
-def coredns() -> list[dict[str, object]]:
+def coredns() -> list[Obj]:
     ns = "kube-system"
     read = ["list", "watch"]
     rules = [
-        {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": read},
+        {
+            "apiGroups": [""],
+            "resources": ["endpoints", "services", "pods", "namespaces"],
+            "verbs": read,
+        },
         {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
     ]
     probe = {"periodSeconds": 5, "timeoutSeconds": 2}
@@ -108,9 +124,16 @@ def coredns() -> list[dict[str, object]]:
                     {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"},
                 ],
                 "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, **probe},
-                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}, **probe, "failureThreshold": 5},
+                "livenessProbe": {
+                    "httpGet": {"path": "/health", "port": 8080},
+                    **probe,
+                    "failureThreshold": 5,
+                },
                 "securityContext": RESTRICTED,
-                "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "32Mi"},
+                    "limits": {"memory": "128Mi"},
+                },
                 "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
             }
         ],
@@ -119,7 +142,12 @@ def coredns() -> list[dict[str, object]]:
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("coredns", ns)},
         *_rbac("coredns", ns, rules),
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("coredns", ns), "data": {"Corefile": COREFILE}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta("coredns", ns),
+            "data": {"Corefile": COREFILE},
+        },
         _deployment("coredns", ns, pod),
         {
             "apiVersion": "v1",
@@ -137,25 +165,40 @@ def coredns() -> list[dict[str, object]]:
     ]
 
 
-def local_path(volumes_dir: str) -> list[dict[str, object]]:
+def local_path(volumes_dir: str) -> list[Obj]:
     ns = "local-path-storage"
     name = "local-path-provisioner"
     all_verbs = ["get", "list", "watch", "create", "patch", "update", "delete"]
     cluster_rules = [
-        {"apiGroups": [""], "resources": ["nodes", "persistentvolumeclaims", "configmaps", "pods", "pods/log"],
-         "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["nodes", "persistentvolumeclaims", "configmaps", "pods", "pods/log"],
+            "verbs": ["get", "list", "watch"],
+        },
         {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": all_verbs},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list", "watch"]},
-    ]  # fmt: skip
-    config = {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [volumes_dir]}]}
+        {
+            "apiGroups": ["storage.k8s.io"],
+            "resources": ["storageclasses"],
+            "verbs": ["get", "list", "watch"],
+        },
+    ]
+    # One node: its file system is shared by every pod on it, so the class serves
+    # ReadWriteMany too (local-path's shared-file-system mode), like an NFS-backed class.
+    config = {"sharedFileSystemPath": volumes_dir}
     helper = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "helper-pod"},
         "spec": {
             "priorityClassName": "system-node-critical",
-            "containers": [{"name": "helper-pod", "image": IMAGES["busybox"], "imagePullPolicy": "IfNotPresent"}],
+            "containers": [
+                {
+                    "name": "helper-pod",
+                    "image": IMAGES["busybox"],
+                    "imagePullPolicy": "IfNotPresent",
+                }
+            ],
         },
     }
     pod = {
@@ -164,9 +207,20 @@ def local_path(volumes_dir: str) -> list[dict[str, object]]:
                 "name": name,
                 "image": IMAGES["local-path"],
                 "imagePullPolicy": "IfNotPresent",
-                "command": ["local-path-provisioner", "--debug", "start", "--config", "/etc/config/config.json"],
+                "command": [
+                    "local-path-provisioner",
+                    "--debug",
+                    "start",
+                    "--config",
+                    "/etc/config/config.json",
+                    "--service-account-name",
+                    name,
+                ],
                 "env": [
-                    {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                    {
+                        "name": "POD_NAMESPACE",
+                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+                    },
                     {"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},
                 ],
                 "securityContext": RESTRICTED,
@@ -178,7 +232,12 @@ def local_path(volumes_dir: str) -> list[dict[str, object]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns)},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, ns)},
-        *_rbac(name, ns, [{"apiGroups": [""], "resources": ["pods"], "verbs": all_verbs}], cluster=False),
+        *_rbac(
+            name,
+            ns,
+            [{"apiGroups": [""], "resources": ["pods"], "verbs": all_verbs}],
+            cluster=False,
+        ),
         *_rbac(name, ns, cluster_rules),
         {
             "apiVersion": "v1",
@@ -207,5 +266,5 @@ def local_path(volumes_dir: str) -> list[dict[str, object]]:
     ]
 
 
-def manifests(volumes_dir: str) -> dict[str, object]:
+def manifests(volumes_dir: str) -> Obj:
     return {"apiVersion": "v1", "kind": "List", "items": [*coredns(), *local_path(volumes_dir)]}

@@ -157,12 +157,16 @@ def kubelet(lay: Layout) -> Daemon:
         # cgroup v1 (hybrid) here: allowed with a warning; cgroupfs, our own subtree.
         "failCgroupV1": False,
         "cgroupDriver": "cgroupfs",
-        "cgroupRoot": f"/{L.CGROUP_ROOT}",
+        "cgroupRoot": f"/{lay.cgroup_root}",
         "protectKernelDefaults": True,
         # Nothing can be pulled again: never garbage-collect an image.
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "imagefs.available": "1%",
+        },
         "authentication": {
             "anonymous": {"enabled": False},
             "webhook": {"enabled": True},
@@ -201,7 +205,12 @@ def kube_proxy(lay: Layout) -> Daemon:
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
         # nf_conntrack_max and friends are global here: 0 leaves them as they are.
-        "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        "conntrack": {
+            "maxPerCore": 0,
+            "min": 0,
+            "tcpEstablishedTimeout": "0s",
+            "tcpCloseWaitTimeout": "0s",
+        },
     }
     path = _write(lay.p("kube-proxy", "config.json"), json.dumps(conf, indent=2))
     return "kube-proxy", [str(lay.k8s_bin / "kube-proxy"), f"--config={path}", "--v=1"]

@@ -6,6 +6,7 @@ the CNI plugin makes inside it); the host's network is never touched.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,6 @@ KUBERNETES_SERVICE_IP = "10.96.0.1"
 DNS_SERVICE_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 APISERVER_PORT = 6443
-#: Top-level cgroup (in every v1 hierarchy and the unified one) the kubelet nests pods under.
-CGROUP_ROOT = "fmg-e2e"
 #: Values the kubelet (protectKernelDefaults) expects; bind-mounted over /proc/sys inside
 #: the node's mount namespace so the kubelet never writes the host's sysctls.
 KERNEL_DEFAULTS = {
@@ -70,6 +69,13 @@ class Layout:
     def default(cls) -> Layout:
         run = os.environ.get("FMG_E2E_RUN", "/var/tmp/function-multigres-e2e")
         return cls(Path(run), cache_dir())
+
+    @property
+    def cgroup_root(self) -> str:
+        """Top-level cgroup (in every hierarchy) the kubelet nests pods under: one per run
+        directory, so two clusters (FMG_E2E_RUN) can run side by side."""
+        digest = hashlib.sha256(str(self.run).encode()).hexdigest()[:8]
+        return f"fmg-e2e-{digest}"
 
     @property
     def k8s_bin(self) -> Path:

@@ -14,6 +14,7 @@ kubelet checks, so nothing on the host is created or written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,15 @@ from . import layout as L
 from .layout import Layout
 
 CGROUP_FS = Path("/sys/fs/cgroup")
+#: Host paths a leaked mount of the node would show up under.
+OURS = (
+    "/run/netns",
+    "/run/containerd",
+    "/var/lib/kubelet",
+    "/var/lib/containerd",
+    "/var/lib/cni",
+    "/var/log/pods",
+)
 
 
 def _children(pid: int) -> list[int]:
@@ -47,12 +57,12 @@ def processes_in(pid_ns: int) -> list[int]:
     return [int(d) for d in os.listdir("/proc") if d.isdigit() and _ns_inode(d, "pid") == pid_ns]
 
 
-def cgroup_dirs() -> list[Path]:
+def cgroup_dirs(root: str) -> list[Path]:
     """Our top-level cgroup in each mounted hierarchy (v1 controllers and unified)."""
     out = []
     for h in sorted(CGROUP_FS.iterdir()):
         if h.is_dir() and not h.is_symlink() and (h / "cgroup.procs").exists():
-            out.append(h / L.CGROUP_ROOT)
+            out.append(h / root)
     return out
 
 
@@ -76,19 +86,37 @@ class Node:
         pause = self.lay.tools / "pause" / "pause"
         with (self.lay.logs / "holder.log").open("ab") as log:
             p = subprocess.Popen(
-                ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount",
-                 "--propagation", "slave", str(pause)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [
+                    "unshare",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc",
+                    "--net",
+                    "--mount",
+                    "--propagation",
+                    "slave",
+                    str(pause),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 10
         while not (kids := _children(p.pid)):
             if p.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"unshare did not start the holder: {(self.lay.logs / 'holder.log').read_text()}")
+                text = (self.lay.logs / "holder.log").read_text()
+                raise RuntimeError(f"unshare did not start the holder: {text}")
             time.sleep(0.02)
         holder = kids[0]
         while _ns_inode(holder, "pid") == _ns_inode("self", "pid"):  # not yet in the new namespace
             time.sleep(0.01)
-        rec = {"holder": holder, "unshare": p.pid, **{f"{k}_ns": _ns_inode(holder, k) for k in ("pid", "net", "mnt")}}
+        rec = {
+            "holder": holder,
+            "unshare": p.pid,
+            **{f"{k}_ns": _ns_inode(holder, k) for k in ("pid", "net", "mnt")},
+        }
         self.ns_file.write_text(json.dumps(rec))
         self.lay.holder_pid_file.write_text(f"{holder}\n")
         return holder
@@ -97,9 +125,13 @@ class Node:
         return ["nsenter", "-t", str(holder), "-n"] + ([] if net_only else ["-p", "-m"]) + ["--"]
 
     def sh(self, holder: int, script: str) -> None:
-        r = subprocess.run([*self.enter(holder), "sh", "-euc", script], capture_output=True, text=True)
+        r = subprocess.run(
+            [*self.enter(holder), "sh", "-euc", script], capture_output=True, text=True
+        )
         if r.returncode:
-            raise RuntimeError(f"node set-up failed ({r.returncode}): {r.stderr}\n--- script ---\n{script}")
+            raise RuntimeError(
+                f"node set-up failed ({r.returncode}): {r.stderr}\n--- script ---\n{script}"
+            )
 
     def setup(self, holder: int) -> None:
         """Mounts and the network inside the node's namespaces; cgroups on the host."""
@@ -128,20 +160,25 @@ class Node:
             "echo 1 > /proc/sys/net/bridge/bridge-nf-call-ip6tables",
         ]
         self.sh(holder, "\n".join(lines))
-        for d in cgroup_dirs():
+        for d in cgroup_dirs(self.lay.cgroup_root):
             d.mkdir(exist_ok=True)
             if d.parent.name == "cpuset":  # a cpuset cgroup takes no task until these are set
-                for f in ("cpuset.cpus", "cpuset.mems"):
-                    (d / f).write_text((d.parent / f).read_text())
+                for knob in ("cpuset.cpus", "cpuset.mems"):
+                    (d / knob).write_text((d.parent / knob).read_text())
 
     # --- daemons -----------------------------------------------------------------------
-    def start(self, holder: int, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
+    def start(
+        self, holder: int, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> int:
         log = (self.lay.logs / f"{name}.log").open("ab")
         p = subprocess.Popen(
             [*self.enter(holder), *argv],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={**os.environ, **(env or {})},
-        )  # fmt: skip
+        )
         log.close()
         pids = self.lay.p("pids")
         pids.mkdir(exist_ok=True)
@@ -153,11 +190,12 @@ class Node:
             pid = json.loads(self.lay.p("pids", f"{name}.json").read_text())["nsenter"]
         except (OSError, ValueError):
             return False
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+        return (
+            Path(f"/proc/{pid}").exists()
+            and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+        )
 
     # --- teardown ------------------------------------------------------------------------
     def destroy(self, timeout: float = 30) -> None:
@@ -170,9 +208,13 @@ class Node:
             if self.holder() is not None:
                 os.kill(int(rec["holder"]), signal.SIGKILL)  # PID 1: the kernel kills the rest
             deadline = time.monotonic() + timeout
-            while procs := processes_in(rec["pid_ns"]) + [p for p in (rec["unshare"],) if self._is_our_unshare(p)]:
+            while procs := processes_in(rec["pid_ns"]) + [
+                p for p in (rec["unshare"],) if self._is_our_unshare(p)
+            ]:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"processes of the node are still alive after {timeout}s: {procs}")
+                    raise RuntimeError(
+                        f"processes of the node are still alive after {timeout}s: {procs}"
+                    )
                 time.sleep(0.1)
         self._remove_cgroups(timeout)
         leaked = [m for m in mountpoints() if m.startswith(str(self.lay.run))]
@@ -187,10 +229,8 @@ class Node:
             shutil.rmtree(self.lay.run)
 
     def _is_our_unshare(self, pid: int) -> bool:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             state = Path(f"/proc/{pid}/status").read_text()
@@ -200,10 +240,12 @@ class Node:
 
     def _remove_cgroups(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for top in cgroup_dirs():
+        for top in cgroup_dirs(self.lay.cgroup_root):
             if not top.exists():
                 continue
-            dirs = sorted((Path(d) for d, _, _ in os.walk(top)), key=lambda p: len(p.parts), reverse=True)
+            dirs = sorted(
+                (Path(d) for d, _, _ in os.walk(top)), key=lambda p: len(p.parts), reverse=True
+            )
             for d in dirs:
                 while True:
                     try:
@@ -224,12 +266,16 @@ def mountpoints() -> list[str]:
 def host_state(lay: Layout) -> dict[str, object]:
     """What a run must leave as it found: namespaces, links, mounts, cgroups, processes."""
     netns = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+    links = subprocess.run(
+        ["ip", "-o", "link", "show"], capture_output=True, text=True, check=True
+    ).stdout
     return {
         "netns": netns,
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
-        "mounts": sorted(mountpoints()),
-        "cgroups": [str(d) for d in cgroup_dirs() if d.exists()],
+        # Mounts of the run, or at the paths the node's daemons use (others on the host
+        # may come and go meanwhile).
+        "mounts": sorted(m for m in mountpoints() if m.startswith((*OURS, str(lay.run)))),
+        "cgroups": [str(d) for d in cgroup_dirs(lay.cgroup_root) if d.exists()],
         "run_dir": lay.run.exists(),
         "processes": sorted(
             int(d)

@@ -14,7 +14,14 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from .layout import APISERVER_PORT, CLUSTER_DOMAIN, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, Layout
+from .layout import (
+    APISERVER_PORT,
+    CLUSTER_DOMAIN,
+    KUBERNETES_SERVICE_IP,
+    NODE_IP,
+    NODE_NAME,
+    Layout,
+)
 
 #: user -> (uid, groups) of every static token.
 IDENTITIES = {
@@ -32,25 +39,78 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 def _sign(d: Path, name: str, subject: str, ext: str) -> None:
     (d / f"{name}.ext").write_text(ext)
-    _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-             "-subj", subject, "-out", f"{name}.csr", cwd=d)  # fmt: skip
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "30", "-sha256", "-extfile", f"{name}.ext",
-             "-out", f"{name}.crt", cwd=d)  # fmt: skip
+    _openssl(
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-subj",
+        subject,
+        "-out",
+        f"{name}.csr",
+        cwd=d,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-sha256",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.crt",
+        cwd=d,
+    )
 
 
 def make(layout: Layout) -> None:
     d = layout.p("pki")
     d.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-             "-days", "30", "-subj", "/CN=function-multigres-e2e-ca", cwd=d)  # fmt: skip
-    names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
-             f"kubernetes.default.svc.{CLUSTER_DOMAIN}", "localhost"]  # fmt: skip
-    san = ",".join([f"DNS:{n}" for n in names] + [f"IP:{ip}" for ip in ("127.0.0.1", NODE_IP, KUBERNETES_SERVICE_IP)])
-    server = f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={san}\n"
-    client = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=function-multigres-e2e-ca",
+        cwd=d,
+    )
+    names = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        f"kubernetes.default.svc.{CLUSTER_DOMAIN}",
+        "localhost",
+    ]
+    san = ",".join(
+        [f"DNS:{n}" for n in names]
+        + [f"IP:{ip}" for ip in ("127.0.0.1", NODE_IP, KUBERNETES_SERVICE_IP)]
+    )
+    base = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+    server = f"{base}extendedKeyUsage=serverAuth\nsubjectAltName={san}\n"
+    client = f"{base}extendedKeyUsage=clientAuth\n"
     _sign(d, "apiserver", "/CN=kube-apiserver", server)
-    _sign(d, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client)
+    _sign(
+        d, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client
+    )
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=d)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)
 

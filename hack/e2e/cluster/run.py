@@ -38,18 +38,26 @@ class Cluster:
     def holder(self) -> int:
         h = self.node.holder()
         if h is None:
-            raise ClusterError(f"no e2e cluster is running (run directory {self.lay.run}); run `make cluster-up`")
+            raise ClusterError(
+                f"no e2e cluster is running (run directory {self.lay.run}); run `make cluster-up`"
+            )
         return h
 
     def in_node(self, *argv: str) -> list[str]:
         """argv run in the node's network namespace (where 127.0.0.1 and the node IP are)."""
         return [*self.node.enter(self.holder, net_only=True), *argv]
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
-        cmd = self.in_node(str(self.lay.k8s_bin / "kubectl"), f"--kubeconfig={self.lay.kubeconfig}", *args)
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> str:
+        cmd = self.in_node(
+            str(self.lay.k8s_bin / "kubectl"), f"--kubeconfig={self.lay.kubeconfig}", *args
+        )
         r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
         if check and r.returncode:
-            raise ClusterError(f"kubectl {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+            raise ClusterError(
+                f"kubectl {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}"
+            )
         return r.stdout
 
     def log_tail(self, name: str, lines: int = 40) -> str:
@@ -59,7 +67,9 @@ class Cluster:
         text = path.read_text(errors="replace").splitlines()[-lines:]
         return f"--- {path} (last {len(text)} lines) ---\n" + "\n".join(text)
 
-    def wait(self, what: str, ok: Callable[[], bool], timeout: float, logs: tuple[str, ...] = ()) -> float:
+    def wait(
+        self, what: str, ok: Callable[[], bool], timeout: float, logs: tuple[str, ...] = ()
+    ) -> float:
         t0 = time.monotonic()
         last: Exception | None = None
         while time.monotonic() - t0 < timeout:
@@ -70,10 +80,14 @@ class Cluster:
                 last = e
             for name in logs:
                 if not self.node.alive(name):
-                    raise ClusterError(f"{name} exited while waiting for {what}\n{self.log_tail(name)}")
+                    raise ClusterError(
+                        f"{name} exited while waiting for {what}\n{self.log_tail(name)}"
+                    )
             time.sleep(0.5)
         detail = "\n".join(self.log_tail(n) for n in logs)
-        raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}")
+        raise ClusterError(
+            f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}"
+        )
 
     def step(self, name: str, fn: Callable[[], object]) -> None:
         t0 = time.monotonic()
@@ -84,7 +98,10 @@ class Cluster:
 
     # --- up ----------------------------------------------------------------------------------
     def check_installed(self) -> None:
-        need = [self.lay.k8s_bin / b for b in ("etcd", "kube-apiserver", "kubelet", "kubectl", "kube-proxy")]
+        need = [
+            self.lay.k8s_bin / b
+            for b in ("etcd", "kube-apiserver", "kubelet", "kubectl", "kube-proxy")
+        ]
         need += [self.lay.tools / "pause" / "pause", self.lay.images_index]
         missing = [str(p) for p in need if not p.exists()]
         if missing:
@@ -118,12 +135,24 @@ class Cluster:
     def _control_plane(self) -> None:
         h = self.holder
         self.node.start(h, *config.etcd(self.lay))
-        self.wait("etcd /health", lambda: b'"true"' in subprocess.run(
-            self.in_node("curl", "-sf", "http://127.0.0.1:2381/health"), capture_output=True).stdout,
-            60, ("etcd",))  # fmt: skip
+        self.wait(
+            "etcd /health",
+            lambda: (
+                b'"true"'
+                in subprocess.run(
+                    self.in_node("curl", "-sf", "http://127.0.0.1:2381/health"), capture_output=True
+                ).stdout
+            ),
+            60,
+            ("etcd",),
+        )
         self.node.start(h, *config.apiserver(self.lay))
-        self.wait("kube-apiserver /readyz", lambda: self.kubectl("get", "--raw=/readyz", timeout=10) == "ok",
-                  120, ("kube-apiserver",))  # fmt: skip
+        self.wait(
+            "kube-apiserver /readyz",
+            lambda: self.kubectl("get", "--raw=/readyz", timeout=10) == "ok",
+            120,
+            ("kube-apiserver",),
+        )
 
     def _controllers(self) -> None:
         h = self.holder
@@ -134,9 +163,12 @@ class Cluster:
 
     def ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self.in_node("ctr", f"--address={self.lay.containerd_sock}", "--namespace=k8s.io", *args),
-            capture_output=True, text=True,
-        )  # fmt: skip
+            self.in_node(
+                "ctr", f"--address={self.lay.containerd_sock}", "--namespace=k8s.io", *args
+            ),
+            capture_output=True,
+            text=True,
+        )
 
     def _images(self) -> None:
         for image in json.loads(self.lay.images_index.read_text()):
@@ -144,7 +176,11 @@ class Cluster:
             if r.returncode:
                 raise ClusterError(f"importing {image['name']} failed: {r.stderr}")
         listed = self.ctr("images", "list", "-q").stdout.split()
-        missing = [i["name"] for i in json.loads(self.lay.images_index.read_text()) if i["name"] not in listed]
+        missing = [
+            i["name"]
+            for i in json.loads(self.lay.images_index.read_text())
+            if i["name"] not in listed
+        ]
         if missing:
             raise ClusterError(f"images not in containerd after import: {missing}")
 
@@ -154,9 +190,12 @@ class Cluster:
         self.node.start(h, *config.kube_proxy(self.lay))
 
         def ready() -> bool:
-            node = json.loads(self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False) or "{}")
+            node = json.loads(
+                self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False) or "{}"
+            )
             return any(
-                c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", [])
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in node.get("status", {}).get("conditions", [])
             )
 
         self.wait(f"node {NODE_NAME} Ready", ready, 120, ("kubelet", "kube-proxy", "containerd"))
@@ -164,15 +203,31 @@ class Cluster:
     def _addons(self) -> None:
         volumes = self.lay.p("volumes")
         volumes.mkdir(exist_ok=True)
-        self.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(addons.manifests(str(volumes))))
-        for ns, name in (("kube-system", "coredns"), ("local-path-storage", "local-path-provisioner")):
+        self.kubectl(
+            "apply", "--server-side", "-f", "-", input=json.dumps(addons.manifests(str(volumes)))
+        )
+        for ns, name in (
+            ("kube-system", "coredns"),
+            ("local-path-storage", "local-path-provisioner"),
+        ):
             self.wait(
                 f"deployment {ns}/{name} Available",
-                lambda ns=ns, name=name: "True" in self.kubectl(  # type: ignore[misc]
-                    "get", "deployment", "-n", ns, name, "-o",
-                    "jsonpath={.status.conditions[?(@.type=='Available')].status}", check=False),
-                120, ("kubelet",),
-            )  # fmt: skip
+                lambda ns=ns, name=name: (
+                    "True"
+                    in self.kubectl(  # type: ignore[misc]
+                        "get",
+                        "deployment",
+                        "-n",
+                        ns,
+                        name,
+                        "-o",
+                        "jsonpath={.status.conditions[?(@.type=='Available')].status}",
+                        check=False,
+                    )
+                ),
+                120,
+                ("kubelet",),
+            )
 
     # --- down --------------------------------------------------------------------------------
     def down(self) -> None:
@@ -206,4 +261,3 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
-

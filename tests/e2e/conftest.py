@@ -1,0 +1,69 @@
+"""The e2e tier: a real single-node Kubernetes (hack/e2e/cluster) for the whole session.
+
+The session brings the cluster up (or, with FMG_E2E_REUSE=1, uses one `make cluster-up`
+started) and tears it down at the end, then checks that the host holds no process,
+namespace, mount, interface or cgroup of the run: a difference fails the session.
+FMG_E2E_KEEP=1 leaves it running for debugging (`hack/e2e/kubectl ...`).
+
+Every scenario records its figures in `results`, written to tests/e2e/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hack.e2e.cluster.node import host_state
+from hack.e2e.cluster.run import Cluster
+from tests.e2e.kube import Kube
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+@pytest.fixture(scope="session")
+def results() -> Iterator[dict[str, Any]]:
+    out: dict[str, Any] = {}
+    yield out
+    if not out:
+        return
+    RESULTS.parent.mkdir(exist_ok=True)
+    prev = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged = {**prev, **out}
+    merged["machine"] = {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    c = Cluster()
+    reuse = os.environ.get("FMG_E2E_REUSE") == "1" and c.node.holder() is not None
+    keep = os.environ.get("FMG_E2E_KEEP") == "1"
+    before = None
+    if not reuse:
+        if c.lay.run.exists():
+            c.down()  # what a crashed earlier run left
+        before = host_state(c.lay)
+        c.up()
+    yield c
+    if keep or reuse:
+        return
+    c.down()
+    after = host_state(c.lay)
+    assert after == before, f"the run left traces on the host:\nbefore={before}\nafter={after}"
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: Cluster) -> Kube:
+    return Kube(cluster)

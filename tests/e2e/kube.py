@@ -1,0 +1,174 @@
+"""What the e2e scenarios ask of the real cluster: kubectl, bounded waits, failure logs.
+
+Every wait has a timeout and, when it runs out, raises with what explains it: the
+object's status, its events, and the logs of the pods named. Nothing here retries an
+assertion: `wait_for` polls a condition until it holds or time is up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from hack.e2e.cluster.run import Cluster, ClusterError
+
+Obj = dict[str, Any]
+
+
+class Kube:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> str:
+        return self.cluster.kubectl(*args, input=input, check=check, timeout=timeout)
+
+    def apply(self, objs: Iterable[Obj], field_manager: str = "e2e") -> None:
+        items = list(objs)
+        doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            f"--field-manager={field_manager}",
+            "-f",
+            "-",
+            input=doc,
+        )
+
+    def fresh_namespace(self, name: str, restricted: bool = True, timeout: float = 120) -> None:
+        """(Re)create `name` empty: set-up is idempotent even on a reused cluster."""
+        self.kubectl(
+            "delete",
+            "namespace",
+            name,
+            "--ignore-not-found",
+            f"--timeout={timeout:.0f}s",
+            timeout=timeout + 10,
+        )
+        self.apply([namespace(name, restricted)])
+
+    def get(
+        self, kind: str, name: str = "", ns: str | None = None, selector: str | None = None
+    ) -> Obj:
+        args = ["get", kind] + ([name] if name else []) + ["-o", "json"]
+        if ns:
+            args += ["-n", ns]
+        if selector:
+            args += ["-l", selector]
+        return json.loads(self.kubectl(*args))
+
+    def maybe(self, kind: str, name: str, ns: str | None = None) -> Obj | None:
+        args = ["get", kind, name, "-o", "json", "--ignore-not-found"] + (["-n", ns] if ns else [])
+        out = self.kubectl(*args)
+        return json.loads(out) if out.strip() else None
+
+    def pods(self, ns: str, selector: str | None = None) -> list[Obj]:
+        return self.get("pods", ns=ns, selector=selector)["items"]
+
+    def exec(
+        self,
+        ns: str,
+        pod: str,
+        *cmd: str,
+        container: str | None = None,
+        timeout: float = 60,
+        check: bool = True,
+        input: str | None = None,
+    ) -> str:
+        args = (
+            ["exec", "-n", ns, pod]
+            + (["-c", container] if container else [])
+            + (["-i"] if input else [])
+        )
+        return self.kubectl(*args, "--", *cmd, timeout=timeout, check=check, input=input)
+
+    def logs(
+        self,
+        ns: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail: int = 60,
+    ) -> str:
+        args = ["logs", "-n", ns, pod, f"--tail={tail}"] + (["-c", container] if container else [])
+        if previous:
+            args.append("--previous")
+        return self.kubectl(*args, check=False)
+
+    def describe_failure(self, ns: str, selector: str | None = None) -> str:
+        """Pod phases, container states, recent events and logs of every pod in `ns`."""
+        out = []
+        try:
+            for pod in self.pods(ns, selector):
+                name = pod["metadata"]["name"]
+                out.append(f"=== pod {ns}/{name}: {pod['status'].get('phase')}")
+                for cs in pod["status"].get("containerStatuses", []):
+                    out.append(
+                        f"  {cs['name']}: ready={cs['ready']} restarts={cs['restartCount']} state={cs['state']}"
+                    )
+                    out.append(self.logs(ns, name, cs["name"], tail=30))
+                    if cs["restartCount"]:
+                        out.append(
+                            f"  --- previous {cs['name']} ---\n"
+                            + self.logs(ns, name, cs["name"], True, 20)
+                        )
+            out.append(
+                self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False)[
+                    -4000:
+                ]
+            )
+        except ClusterError as e:
+            out.append(f"(could not describe {ns}: {e})")
+        return "\n".join(out)
+
+    def wait_for(
+        self,
+        what: str,
+        ok: Callable[[], bool],
+        timeout: float,
+        ns: str | None = None,
+        selector: str | None = None,
+        interval: float = 1.0,
+    ) -> float:
+        """Poll `ok` until it is true; return the seconds it took or fail with the logs of `ns`."""
+        t0 = time.monotonic()
+        last: Exception | None = None
+        while time.monotonic() - t0 < timeout:
+            try:
+                if ok():
+                    return time.monotonic() - t0
+            except (ClusterError, KeyError, IndexError, ValueError) as e:
+                last = e
+            time.sleep(interval)
+        detail = self.describe_failure(ns, selector) if ns else ""
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}"
+        )
+
+    def wait_pods_ready(self, ns: str, selector: str, count: int, timeout: float) -> float:
+        def ready() -> bool:
+            pods = [
+                p for p in self.pods(ns, selector) if not p["metadata"].get("deletionTimestamp")
+            ]
+            ok = [
+                p
+                for p in pods
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p["status"].get("conditions", [])
+                )
+            ]
+            return len(ok) >= count
+
+        return self.wait_for(
+            f"{count} Ready pod(s) {selector} in {ns}", ready, timeout, ns, selector
+        )
+
+
+def namespace(name: str, restricted: bool = True) -> Obj:
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"} if restricted else {}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}

@@ -1,0 +1,217 @@
+"""A Multigres cluster on the real node, as the scenarios drive it.
+
+`Demo` applies what `crossplane render` gives for an example (tests/e2e/render.py),
+finds the primary by asking each Postgres, talks SQL through the gateway Service from a
+client pod (the pgctld image: psql 17 and bash), and runs the writer the failover
+scenarios measure: one INSERT every 100 ms through the gateway, each acknowledged id
+logged with its time, so a lost write is an acknowledged id missing afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from function.defaults.upstream import IMAGES, PATHS
+from tests.e2e.kube import Kube
+from tests.e2e.render import ROOT, composed
+
+CLIENT = "e2e-psql"
+WRITER_LOG = "/tmp/acked"
+
+
+class Demo:
+    def __init__(self, kube: Kube, example: Path, name: str = "demo", ns: str = "default") -> None:
+        self.kube, self.example, self.name, self.ns = kube, example, name, ns
+        secret = yaml.safe_load((ROOT / "examples" / "required" / "demo-pg.yaml").read_text())
+        self.secret = secret
+        self.password = base64.b64decode(secret["data"]["password"]).decode()
+        self.gateway = f"{name}-multigateway.{ns}.svc"
+
+    # --- objects ------------------------------------------------------------------------
+    def objects(self, example: Path | None = None) -> list[dict[str, Any]]:
+        return composed(example or self.example)
+
+    def apply(self, example: Path | None = None) -> list[dict[str, Any]]:
+        objs = self.objects(example)
+        self.kube.apply([self.secret, *objs], field_manager="function-multigres-e2e")
+        return objs
+
+    def selector(self, component: str | None = None) -> str:
+        sel = f"app.kubernetes.io/instance={self.name}"
+        return f"{sel},app.kubernetes.io/component={component}" if component else sel
+
+    def expected_pods(self, objs: list[dict[str, Any]]) -> int:
+        return sum(
+            int(o["spec"].get("replicas", 1))
+            for o in objs
+            if o["kind"] in ("StatefulSet", "Deployment")
+        )
+
+    def wait_ready(self, objs: list[dict[str, Any]], timeout: float = 300) -> float:
+        return self.kube.wait_pods_ready(
+            self.ns, self.selector(), self.expected_pods(objs), timeout
+        )
+
+    def delete_all(self, keep_pvcs: bool = True) -> None:
+        kinds = "statefulsets,deployments,jobs,services,poddisruptionbudgets,serviceaccounts,configmaps,horizontalpodautoscalers"
+        self.kube.kubectl(
+            "delete",
+            kinds,
+            "-n",
+            self.ns,
+            "-l",
+            f"crossplane.io/composite={self.name}",
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=180s",
+            timeout=200,
+        )
+        if not keep_pvcs:
+            self.kube.kubectl(
+                "delete",
+                "pvc",
+                "-n",
+                self.ns,
+                "-l",
+                f"app.kubernetes.io/instance={self.name}",
+                "--ignore-not-found",
+                "--wait=true",
+                "--timeout=120s",
+                timeout=140,
+            )
+            self.kube.kubectl(
+                "delete", "pvc", "-n", self.ns, "--all", "--ignore-not-found", "--timeout=120s"
+            )
+
+    # --- SQL ------------------------------------------------------------------------------
+    def client(self) -> None:
+        if self.kube.maybe("pod", CLIENT, self.ns):
+            return
+        restricted = {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "runAsUser": 999,
+            "runAsGroup": 999,
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "readOnlyRootFilesystem": True,
+        }
+        self.kube.apply(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": CLIENT, "namespace": self.ns, "labels": {"app": CLIENT}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [
+                            {
+                                "name": "psql",
+                                "image": IMAGES["pgctld"],
+                                "imagePullPolicy": "IfNotPresent",
+                                "command": ["sleep", "infinity"],
+                                "securityContext": restricted,
+                                "env": [
+                                    {"name": "PGPASSWORD", "value": self.password},
+                                    {"name": "PGCONNECT_TIMEOUT", "value": "3"},
+                                ],
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    },
+                }
+            ]
+        )
+        self.kube.wait_pods_ready(self.ns, f"app={CLIENT}", 1, 60)
+
+    def dsn(self) -> str:
+        return f"host={self.gateway} port=5432 user=postgres dbname=postgres sslmode=disable"
+
+    def sql(self, query: str, check: bool = True, timeout: float = 30) -> str:
+        return self.kube.exec(
+            self.ns,
+            CLIENT,
+            "psql",
+            self.dsn(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            query,
+            timeout=timeout,
+            check=check,
+        )
+
+    # --- Postgres instances ----------------------------------------------------------------
+    def poolers(self) -> list[str]:
+        pods = self.kube.pods(self.ns, self.selector("multipooler"))
+        return sorted(
+            p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")
+        )
+
+    def local_sql(self, pod: str, query: str, timeout: float = 15) -> str:
+        """SQL on one instance's own socket, from its postgres container."""
+        return self.kube.exec(
+            self.ns, pod, "env", f"PGPASSWORD={self.password}", "psql", "-h", PATHS["pg_socket_dir"],
+            "-U", "postgres", "-d", "postgres", "-qAt", "-c", query, container="postgres", timeout=timeout,
+        )  # fmt: skip
+
+    def primary(self) -> str | None:
+        found = []
+        for pod in self.poolers():
+            try:
+                if self.local_sql(pod, "select pg_is_in_recovery()").strip() == "f":
+                    found.append(pod)
+            except Exception:  # an instance that does not answer is not the primary
+                continue
+        return found[0] if len(found) == 1 else None
+
+    # --- the writer -------------------------------------------------------------------------
+    def start_writer(self, table: str, seconds: int) -> None:
+        """Insert 1, 2, 3, ... every 100 ms for `seconds`, logging each acknowledged id."""
+        script = f"""
+rm -f {WRITER_LOG} /tmp/writer.done /tmp/writer.err
+i=0; end=$((SECONDS+{seconds}))
+while [ $SECONDS -lt $end ]; do
+  i=$((i+1))
+  if psql -h {self.gateway} -p 5432 -U postgres -d postgres -qAt -c "insert into {table}(id) values ($i)" >/dev/null 2>>/tmp/writer.err
+  then echo "$i $(date +%s.%N)" >> {WRITER_LOG}; fi
+  sleep 0.1
+done
+echo done > /tmp/writer.done
+"""
+        self.kube.exec(self.ns, CLIENT, "bash", "-c", "cat > /tmp/writer.sh", input=script)
+        self.kube.exec(self.ns, CLIENT, "bash", "-c", "nohup bash /tmp/writer.sh >/dev/null 2>&1 &")
+
+    def acked(self) -> list[tuple[int, float]]:
+        out = self.kube.exec(self.ns, CLIENT, "bash", "-c", f"cat {WRITER_LOG} 2>/dev/null || true")
+        rows = [line.split() for line in out.splitlines() if line.strip()]
+        return [(int(i), float(t)) for i, t in rows]
+
+    def writer_done(self) -> bool:
+        return "done" in self.kube.exec(
+            self.ns, CLIENT, "bash", "-c", "cat /tmp/writer.done 2>/dev/null || true"
+        )
+
+    def writer_errors(self) -> str:
+        return self.kube.exec(
+            self.ns, CLIENT, "bash", "-c", "tail -5 /tmp/writer.err 2>/dev/null || true"
+        )
+
+
+def max_gap(acked: list[tuple[int, float]], after: float) -> float:
+    """The longest time between consecutive acknowledged writes around `after`."""
+    times = [t for _, t in acked]
+    gaps = [b - a for a, b in itertools.pairwise(times) if b >= after]
+    return max(gaps) if gaps else float("inf")
+
+
+def now() -> float:
+    return time.time()
