@@ -134,20 +134,27 @@ SCALED: dict[tuple[str, str], Callable[[Obj, int], Verdict]] = {
     ("apps/v1", "StatefulSet"): statefulset,
 }
 
+#: Ready once they exist.
+EXIST: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("v1", "ServiceAccount"),
+        ("v1", "ConfigMap"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("policy/v1", "PodDisruptionBudget"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+        ("protection.crossplane.io/v1beta1", "Usage"),
+    }
+)
+
 #: Everything else the builders compose.
 RULES: dict[tuple[str, str], Callable[[Obj], Verdict]] = {
     ("v1", "Service"): service,
     ("v1", "PersistentVolumeClaim"): pvc,
-    ("v1", "ServiceAccount"): exists,
-    ("v1", "ConfigMap"): exists,
-    ("rbac.authorization.k8s.io/v1", "Role"): exists,
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): exists,
     ("cert-manager.io/v1", "Certificate"): certificate,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): hpa,
     ("batch/v1", "Job"): job,
-    ("policy/v1", "PodDisruptionBudget"): exists,
-    ("networking.k8s.io/v1", "NetworkPolicy"): exists,
-    ("protection.crossplane.io/v1beta1", "Usage"): exists,
+    **dict.fromkeys(EXIST, exists),
 }
 
 

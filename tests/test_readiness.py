@@ -103,6 +103,13 @@ CASES: list[tuple[str, Obj, Obj | None, int | None, bool]] = [
     ("pdb exists", kind("policy/v1", "PodDisruptionBudget"), {"spec": {}}, None, True),
     ("networkpolicy exists", kind("networking.k8s.io/v1", "NetworkPolicy"), {"spec": {}}, None, True),
     ("usage exists", kind("protection.crossplane.io/v1beta1", "Usage"), {"spec": {}}, None, True),
+    ("configmap exists", kind("v1", "ConfigMap"), {"metadata": {}}, None, True),
+    ("role exists", kind("rbac.authorization.k8s.io/v1", "Role"), {"metadata": {}}, None, True),
+    ("rolebinding exists", kind("rbac.authorization.k8s.io/v1", "RoleBinding"), {"metadata": {}}, None, True),
+    # cert-manager Certificate: its Ready condition
+    ("certificate issued", kind("cert-manager.io/v1", "Certificate"), conds(("Ready", "True")), None, True),
+    ("certificate issuing", kind("cert-manager.io/v1", "Certificate"), conds(("Ready", "False")), None, False),
+    ("certificate without conditions", kind("cert-manager.io/v1", "Certificate"), {"status": {}}, None, False),
     ("pdb not observed", kind("policy/v1", "PodDisruptionBudget"), None, None, False),
     # an (apiVersion, kind) without a rule: function-auto-ready's Ready condition
     ("unknown kind without Ready", kind("autoscaling/v1", "HorizontalPodAutoscaler"), conds(("ScalingActive", "True")), None, False),
@@ -132,6 +139,9 @@ def test_every_composed_kind_has_a_rule() -> None:
         multipooler={"autoscaling": {"enabled": True}},
     )
     gvks = {(o["apiVersion"], o["kind"]) for o in build(resolve_xr(x)).values()}
+    x["spec"]["backup"] = {"pgbackrestTLS": {"issuerRef": {"name": "ca-issuer"}}}
+    gvks |= {(o["apiVersion"], o["kind"]) for o in build(resolve_xr(x)).values()}
+    assert ("cert-manager.io/v1", "Certificate") in gvks
     assert gvks <= set(readiness.RULES) | set(readiness.SCALED), gvks - set(readiness.RULES)
 
 
