@@ -18,7 +18,7 @@ CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
 # applied on its own, docs/operations.md#install), render-only and invalid examples.
 XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e
+.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,6 +51,9 @@ render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OB
 
 generate: venv ## regenerate apis/definition.yaml, package/input CRD and docs/api.md from the models
 	$(PY) -m function.gen
+
+golden: venv ## rewrite tests/golden/ (the whole response for every example); read the diff
+	$(PY) -m tests.goldens
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check function tests bench hack

@@ -8,235 +8,45 @@ function, so `crossplane render` and a live cluster reject the same input.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
+from function import k8s
+from function.api_parts import (
+    Autoscaling,
+    BackupStorage,
+    Images,
+    MultiorchTiming,
+    PgBackRestTLS,
+    PoolerAutoscaling,
+    Resources,
+    Scheduling,
+    SecretKeyRef,
+    Storage,
+    resources_field,
+    storage_field,
+)
+from function.api_types import (
+    DNS_LABEL_PATTERN,
+    NO_SCHEMA_DEFAULT,
+    AnnotationKey,
+    LabelKey,
+    LabelValue,
+    Model,
+    SpecError,
+)
 from function.defaults import spec as d
-from function.defaults.upstream import DURABILITY_POLICIES, IMAGES, LOG_LEVELS
+from function.defaults.upstream import DURABILITY_POLICIES, LOG_LEVELS
+
+__all__ = ["DNS_LABEL_PATTERN", "Resources", "Scheduling", "SpecError"]
 
 API_GROUP = "multigres.com"
 API_VERSION = "v1alpha1"
 KIND = "XMultigres"
 INPUT_GROUP = "multigres.fn.crossplane.io"
 INPUT_VERSION = "v1beta1"
-
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-DNS_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-_QUANTITY_RE = re.compile(QUANTITY_PATTERN)
-
-
-class SpecError(ValueError):
-    """Invalid input, with the field path (as the user wrote it) and the reason."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-def _quantity(v: Any) -> Any:
-    """Accept quantities as strings or numbers (protobuf Structs turn 2 into 2.0)."""
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    if isinstance(v, int | float):
-        v = str(v)
-    if isinstance(v, str) and not _QUANTITY_RE.match(v):
-        raise ValueError(f"{v!r} is not a Kubernetes quantity (for example 500m, 2, 10Gi)")
-    return v
-
-
-Quantity = Annotated[
-    str,
-    BeforeValidator(_quantity),
-    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
-]
-StorageSize = Annotated[
-    str,
-    BeforeValidator(_quantity),
-    Field(
-        json_schema_extra={
-            "pattern": QUANTITY_PATTERN,
-            "x-kubernetes-validations": [
-                {
-                    "rule": "quantity(self).compareTo(quantity(oldSelf)) >= 0",
-                    "message": "storage size can not shrink; expand the PVCs instead "
-                    "(see docs/operations.md#storage-resize)",
-                }
-            ],
-        }
-    ),
-]
-
-# A key in json_schema_extra that the generator strips: the field's default is
-# applied by the function (so Composition input can sit between), not the schema.
-NO_SCHEMA_DEFAULT: JsonDict = {"x-fn-no-schema-default": True}
-
-
-class Model(BaseModel):
-    """Base: camelCase on the wire, unknown fields rejected with their path."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-    )
-
-
-class LocalObjectReference(Model):
-    name: str = Field(min_length=1, max_length=253)
-
-
-class SecretKeyRef(Model):
-    name: str = Field(
-        min_length=1,
-        max_length=253,
-        description="Secret in the XR's namespace holding the postgres superuser password.",
-    )
-    key: str = Field(default="password", min_length=1, max_length=253)
-
-
-class Images(Model):
-    multigres: str = Field(
-        default=IMAGES["multigres"],
-        min_length=1,
-        description="Image with multigateway, multiorch, multipooler and the multigres CLI.",
-        json_schema_extra=NO_SCHEMA_DEFAULT,
-    )
-    pgctld: str = Field(
-        default=IMAGES["pgctld"],
-        min_length=1,
-        description="Image with Postgres and pgctld.",
-        json_schema_extra=NO_SCHEMA_DEFAULT,
-    )
-    etcd: str = Field(
-        default=IMAGES["etcd"],
-        min_length=1,
-        description="etcd image for the topology store.",
-        json_schema_extra=NO_SCHEMA_DEFAULT,
-    )
-    pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        default="IfNotPresent", json_schema_extra=NO_SCHEMA_DEFAULT
-    )
-    pull_secrets: list[LocalObjectReference] = Field(
-        default_factory=list, max_length=16, json_schema_extra=NO_SCHEMA_DEFAULT
-    )
-
-
-class Resources(Model):
-    """Container resources; `requests` and `limits` each replace the default whole."""
-
-    requests: dict[str, Quantity] = Field(default_factory=dict)
-    limits: dict[str, Quantity] = Field(default_factory=dict)
-
-
-def _resources(component: str) -> Any:
-    return Field(
-        default_factory=lambda: Resources.model_validate(d.RESOURCES[component]),
-        json_schema_extra=NO_SCHEMA_DEFAULT,
-    )
-
-
-class Scheduling(Model):
-    """Pod placement. A component's own `scheduling` replaces the top-level one field by field."""
-
-    node_selector: dict[str, str] | None = None
-    tolerations: list[dict[str, Any]] | None = Field(
-        default=None, json_schema_extra={"items": {"x-kubernetes-preserve-unknown-fields": True}}
-    )
-    affinity: dict[str, Any] | None = Field(
-        default=None,
-        description="A core/v1 Affinity. Replaces the default soft anti-affinity by hostname.",
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
-    )
-    topology_spread_constraints: list[dict[str, Any]] | None = Field(
-        default=None, json_schema_extra={"items": {"x-kubernetes-preserve-unknown-fields": True}}
-    )
-    priority_class_name: str | None = Field(default=None, max_length=253)
-
-
-class Storage(Model):
-    size: StorageSize
-    storage_class_name: str | None = Field(default=None, max_length=253)
-
-
-def _storage(size: str) -> Any:
-    return Field(default_factory=lambda: Storage(size=size))
-
-
-AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
-
-
-def _backup_modes() -> list[AccessMode]:
-    return list(d.BACKUP_ACCESS_MODES)
-
-
-class BackupStorage(Model):
-    size: StorageSize = d.BACKUP_STORAGE
-    storage_class_name: str | None = Field(default=None, max_length=253)
-    access_modes: list[AccessMode] = Field(
-        default_factory=_backup_modes,
-        min_length=1,
-        max_length=4,
-        description="ReadWriteMany (default): every pooler, on any node, mounts the one "
-        "backup repository standbys are restored from, so the StorageClass must support it "
-        "(the claim stays Pending otherwise and the XR says so). ReadWriteOnce only works "
-        "when every pooler runs on one node.",
-    )
-
-
-_MIN_LE_MAX: JsonDict = {
-    "x-kubernetes-validations": [
-        {
-            "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || "
-            "self.minReplicas <= self.maxReplicas",
-            "message": "minReplicas must be less than or equal to maxReplicas",
-        }
-    ]
-}
-
-
-class Autoscaling(Model):
-    model_config = ConfigDict(json_schema_extra=_MIN_LE_MAX)
-
-    enabled: bool = False
-    min_replicas: int = Field(default=1, ge=1, le=128)
-    max_replicas: int = Field(default=4, ge=1, le=128)
-    target_cpu_utilization_percentage: int = Field(
-        default=d.AUTOSCALING_TARGET_CPU,
-        ge=1,
-        le=100,
-        alias="targetCPUUtilizationPercentage",
-        description="Average CPU utilisation (percent of requests) the autoscaler aims for.",
-    )
-
-    @model_validator(mode="after")
-    def _min_le_max(self) -> Autoscaling:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError("minReplicas must be less than or equal to maxReplicas")
-        return self
-
-
-class PoolerAutoscaling(Autoscaling):
-    min_replicas: int = Field(default=2, ge=1, le=32)
-    max_replicas: int = Field(default=4, ge=1, le=32)
 
 
 class Cell(Model):
@@ -249,6 +59,7 @@ class Cell(Model):
     zone: str | None = Field(
         default=None,
         max_length=63,
+        pattern=k8s.LABEL_VALUE_PATTERN,
         description="Pins the cell's pods to nodes labelled topology.kubernetes.io/zone=<zone>.",
     )
 
@@ -267,8 +78,8 @@ _ODD: JsonDict = {
 
 class Etcd(Model):
     replicas: int = Field(default=d.ETCD_REPLICAS, ge=1, le=7, json_schema_extra=_ODD)
-    storage: Storage = _storage(d.ETCD_STORAGE)
-    resources: Resources = _resources("etcd")
+    storage: Storage = storage_field(d.ETCD_STORAGE)
+    resources: Resources = resources_field("etcd")
     scheduling: Scheduling | None = None
 
     @field_validator("replicas")
@@ -281,71 +92,42 @@ class Etcd(Model):
 
 class GatewayService(Model):
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[AnnotationKey, str] = Field(default_factory=dict)
     port: int = Field(default=d.POSTGRES_PORT, ge=1, le=65535)
 
 
+def _per_cell(default: int, most: int, why: str) -> Any:
+    return Field(default=default, ge=1, le=most, description=f"Per cell. At least 1: {why}")
+
+
 class Multigateway(Model):
-    replicas: int = Field(default=d.GATEWAY_REPLICAS, ge=0, le=128, description="Per cell.")
-    resources: Resources = _resources("multigateway")
+    replicas: int = _per_cell(d.GATEWAY_REPLICAS, 128, "the gateways are the only endpoint.")
+    resources: Resources = resources_field("multigateway")
     service: GatewayService = Field(default_factory=GatewayService)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     scheduling: Scheduling | None = None
 
 
-DURATION_PATTERN = r"^([0-9]+(ms|s|m))+$"
-
-
-def _duration(key: str, what: str) -> Any:
-    return Field(
-        default=d.MULTIORCH_TIMING[key],
-        max_length=16,
-        pattern=DURATION_PATTERN,
-        description=f"{what} (a Go duration such as 2s or 1500ms).",
-    )
-
-
-class MultiorchTiming(Model):
-    """multiorch's failover timing flags; defaults and reasons in docs/operations.md."""
-
-    grace_period_base: str = _duration(
-        "grace_period_base", "Wait before acting on a lost or unhealthy primary"
-    )
-    grace_period_max_jitter: str = _duration(
-        "grace_period_max_jitter",
-        "Up to this much random extra wait, so orchestrators of several cells do not race",
-    )
-    pooler_health_check_interval: str = _duration(
-        "pooler_health_check_interval", "How often each pooler's health is polled"
-    )
-    recovery_cycle_interval: str = _duration(
-        "recovery_cycle_interval", "How often detected problems are re-evaluated"
-    )
-
-
 class Multiorch(Model):
-    replicas: int = Field(
-        default=d.ORCH_REPLICAS,
-        ge=1,
-        le=16,
-        description="Per cell. At least 1: without multiorch nothing bootstraps or fails over.",
+    replicas: int = _per_cell(
+        d.ORCH_REPLICAS, 16, "without multiorch nothing bootstraps or fails over."
     )
-    resources: Resources = _resources("multiorch")
+    resources: Resources = resources_field("multiorch")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     scheduling: Scheduling | None = None
     timing: MultiorchTiming = Field(default_factory=MultiorchTiming)
 
 
 class PoolerResources(Model):
-    multipooler: Resources = _resources("multipooler")
-    postgres: Resources = _resources("postgres")
+    multipooler: Resources = resources_field("multipooler")
+    postgres: Resources = resources_field("postgres")
 
 
 class Multipooler(Model):
     replicas_per_cell: int = Field(
         default=d.POOLER_REPLICAS_PER_CELL, ge=1, le=32, description="Postgres instances per cell."
     )
-    storage: Storage = _storage(d.POOLER_STORAGE)
+    storage: Storage = storage_field(d.POOLER_STORAGE)
     resources: PoolerResources = Field(
         default_factory=PoolerResources, json_schema_extra=NO_SCHEMA_DEFAULT
     )
@@ -360,21 +142,6 @@ class Postgres(Model):
     password_secret_ref: SecretKeyRef
     durability_policy: Literal[DURABILITY_POLICIES] = "AT_LEAST_2"  # type: ignore[valid-type]
     initdb_args: str = Field(default="", max_length=1024)
-
-
-class IssuerRef(Model):
-    name: str = Field(min_length=1, max_length=253)
-    kind: Literal["Issuer", "ClusterIssuer"] = "Issuer"
-    group: str = Field(default="cert-manager.io", max_length=253)
-
-
-class PgBackRestTLS(Model):
-    issuer_ref: IssuerRef | None = Field(
-        default=None,
-        description="Have cert-manager issue the pgBackRest CA (a Certificate with isCA) from "
-        "this issuer instead of the composed one-shot Job. Each pooler signs its own "
-        "certificate with that CA at start (its pod IP and DNS name).",
-    )
 
 
 class Backup(Model):
@@ -493,8 +260,8 @@ class XMultigresSpec(Model):
         description="Default placement for every component.",
         json_schema_extra=NO_SCHEMA_DEFAULT,
     )
-    pod_labels: dict[str, str] = Field(default_factory=dict)
-    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    pod_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    pod_annotations: dict[AnnotationKey, str] = Field(default_factory=dict)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     usages: Usages = Field(default_factory=Usages)
     log_level: Literal[LOG_LEVELS] = "info"  # type: ignore[valid-type]
@@ -528,103 +295,3 @@ class XMultigresSpec(Model):
         if pooler.autoscaling.enabled and pooler.autoscaling.min_replicas * len(self.cells) < 2:
             return SpecError("spec.multipooler.autoscaling.minReplicas", POOLER_AUTOSCALING_MESSAGE)
         return None
-
-
-# --- Function input (Composition-level defaults) -------------------------------------
-
-
-class _Partial(Model):
-    pass
-
-
-class ImagesDefaults(_Partial):
-    multigres: str | None = None
-    pgctld: str | None = None
-    etcd: str | None = None
-    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
-    pull_secrets: list[LocalObjectReference] | None = None
-
-
-class ComponentDefaults(_Partial):
-    resources: Resources | None = None
-    scheduling: Scheduling | None = None
-
-
-class PoolerDefaults(_Partial):
-    resources: PoolerResources | None = None
-    scheduling: Scheduling | None = None
-
-
-class InputDefaults(_Partial):
-    images: ImagesDefaults | None = None
-    scheduling: Scheduling | None = None
-    etcd: ComponentDefaults | None = None
-    multigateway: ComponentDefaults | None = None
-    multiorch: ComponentDefaults | None = None
-    multipooler: PoolerDefaults | None = None
-
-
-class Input(Model):
-    """Function input: organisation defaults that sit between built-ins and the XR."""
-
-    api_version: Literal[f"{INPUT_GROUP}/{INPUT_VERSION}"] = Field(  # type: ignore[valid-type]
-        default=f"{INPUT_GROUP}/{INPUT_VERSION}", alias="apiVersion"
-    )
-    kind: Literal["Input"] = "Input"
-    metadata: dict[str, Any] | None = Field(default=None, json_schema_extra={"x-fn-skip": True})
-    defaults: InputDefaults = Field(default_factory=InputDefaults)
-
-
-def error_path(prefix: str, err: ValidationError) -> SpecError:
-    """Turn the first pydantic error into a SpecError with a dotted/indexed field path."""
-    e = err.errors(include_url=False)[0]
-    path = prefix
-    for part in e["loc"]:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in ("function-after", "function-before") or "[" in str(part):
-            continue
-        else:
-            path += f".{part}"
-    msg = e["msg"]
-    for noise in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(noise)
-    if e["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif e["type"] == "missing":
-        msg = "required field is missing"
-    return SpecError(path, msg)
-
-
-# --- Status (written by the function; part of the generated XRD) ---------------------
-
-
-class ReplicaStatus(Model):
-    replicas: int = 0
-    ready_replicas: int = 0
-    ready: bool = False
-
-
-class CellStatus(Model):
-    multigateway: ReplicaStatus = Field(default_factory=ReplicaStatus)
-    multiorch: ReplicaStatus = Field(default_factory=ReplicaStatus)
-    multipooler: ReplicaStatus = Field(default_factory=ReplicaStatus)
-
-
-class Endpoints(Model):
-    postgres: str = Field(default="", description="host:port of the cluster's Postgres Service.")
-
-
-class TopologyStatus(Model):
-    registered: bool = False
-    job: str = ""
-
-
-class XMultigresStatus(Model):
-    phase: Literal["Initializing", "Progressing", "Healthy", "Degraded"] = "Initializing"
-    message: str = ""
-    endpoints: Endpoints = Field(default_factory=Endpoints)
-    etcd: ReplicaStatus = Field(default_factory=ReplicaStatus)
-    topology: TopologyStatus = Field(default_factory=TopologyStatus)
-    cells: dict[str, CellStatus] = Field(default_factory=dict)
-    observed_generation: int = 0

@@ -8,6 +8,7 @@ endpoint and the shutdown grace period.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import threading
 
@@ -34,6 +35,22 @@ def load_credentials(tls_certs_dir: str) -> grpc.ServerCredentials:
         )
     creds: grpc.ServerCredentials = runtime.load_credentials(tls_certs_dir)
     return creds
+
+
+CACHE_ENV = "FUNCTION_MULTIGRES_BUILD_CACHE_MIB"
+
+
+def cache_budget(_ctx: click.Context | None, _param: click.Parameter | None, value: str) -> int:
+    """--build-cache-mib (FUNCTION_MULTIGRES_BUILD_CACHE_MIB) in bytes, or a usage error."""
+    try:
+        mib = float(value)
+    except ValueError:
+        mib = math.nan
+    if not math.isfinite(mib) or mib < 0:
+        raise click.BadParameter(
+            f"{CACHE_ENV}={value!r}: want a number of MiB, 0 or more (0 disables the cache)"
+        )
+    return int(mib * fnserver.MIB)
 
 
 def run(
@@ -85,6 +102,15 @@ def run(
     envvar="GRACE_PERIOD",
     help="Seconds in-flight calls get to finish after SIGTERM before they are cancelled.",
 )
+@click.option(
+    "--build-cache-mib",
+    "build_cache_bytes",
+    default="8",
+    show_default=True,
+    envvar=CACHE_ENV,
+    callback=cache_budget,
+    help="MiB of built objects kept between calls (an LRU keyed by XR and input); 0 disables.",
+)
 def cli(
     *,
     debug: bool,
@@ -95,6 +121,7 @@ def cli(
     max_send_message_size: int | None,
     metrics_address: str,
     grace_period: float,
+    build_cache_bytes: int,
 ) -> None:
     """Serve the function-multigres composition function (mTLS unless --insecure)."""
     telemetry.configure_logging(debug)
@@ -121,8 +148,9 @@ def cli(
         grace_period=grace_period,
     )
     # Imported here so flag errors are reported without loading the function's models.
-    from function import fn
+    from function import cache, fn
 
+    cache.CACHE.budget = build_cache_bytes
     run(fn.FunctionRunner(), options, metrics_address=metrics_address, debug=debug)
 
 

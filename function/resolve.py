@@ -13,13 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from function.api import (
-    DNS_LABEL_PATTERN,
-    Input,
-    SpecError,
-    XMultigresSpec,
-    error_path,
-)
+from function import k8s
+from function.api import XMultigresSpec
+from function.api_input import Input
+from function.api_types import DNS_LABEL_PATTERN, SpecError, error_path
 from function.defaults.spec import MAX_XR_NAME
 from function.defaults.upstream import PORTS, TOPO_GLOBAL_ROOT
 
@@ -69,6 +66,36 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Where a `scheduling` may appear (None: at the top), and its verbatim pod-spec fragments.
+_SCHEDULED = (None, "etcd", "multigateway", "multiorch", "multipooler")
+_FRAGMENTS = (
+    ("tolerations", "tolerations", "toleration"),
+    ("affinity", "affinity", "affinity"),
+    ("topology_spread_constraints", "topologySpreadConstraints", "topologySpreadConstraint"),
+)
+
+
+def fragment_error(prefix: str, holder: Any) -> SpecError | None:
+    """The first toleration, affinity or topology spread constraint the API server would
+    refuse, anywhere in a spec (or input defaults), as a SpecError with its full path."""
+    for comp in _SCHEDULED:
+        owner = holder if comp is None else getattr(holder, comp, None)
+        sched = getattr(owner, "scheduling", None)
+        if sched is None:
+            continue
+        where = f"{prefix}.{comp}.scheduling" if comp else f"{prefix}.scheduling"
+        for attr, field, root in _FRAGMENTS:
+            value = getattr(sched, attr)
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for i, item in items:
+                if item is None:
+                    continue
+                if problem := k8s.fragment(root, item):
+                    at = f"{where}.{field}" + (f"[{i}]" if i is not None else "") + problem[0]
+                    return SpecError(at, problem[1])
+    return None
+
+
 def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Validate the function input and return its defaults as a spec-shaped dict."""
     if not raw:
@@ -77,14 +104,17 @@ def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
         parsed = Input.model_validate(raw)
     except ValidationError as e:
         raise error_path("input", e) from None
+    if err := fragment_error("input.defaults", parsed.defaults):
+        raise err
     return parsed.defaults.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
 
 
-def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Cluster:
-    """Validate the XR and return the resolved cluster, or raise SpecError naming the field."""
-    meta = xr.get("metadata") or {}
-    name = meta.get("name") or ""
-    namespace = meta.get("namespace") or ""
+def resolve(name: str, namespace: str, spec: Any, raw_input: dict[str, Any] | None) -> Cluster:
+    """Validate one XR's identity and spec, under the function input, into a Cluster.
+
+    These four are all a builder can ever see: the build cache keys on exactly them
+    (cache.BuildInput). Raises SpecError naming the field.
+    """
     if not name:
         raise SpecError("metadata.name", "required field is missing")
     if len(name) > MAX_XR_NAME or not _DNS_LABEL.match(name):
@@ -95,7 +125,6 @@ def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Clus
         )
     if not namespace:
         raise SpecError("metadata.namespace", "XMultigres is namespaced: namespace is required")
-    spec = xr.get("spec")
     if not isinstance(spec, dict):
         raise SpecError("spec", "required field is missing")
     defaults = parse_input(raw_input)
@@ -104,6 +133,12 @@ def resolve(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Clus
         resolved = XMultigresSpec.model_validate(merged)
     except ValidationError as e:
         raise error_path("spec", e) from None
-    if err := resolved.cross_field_error():
+    if err := resolved.cross_field_error() or fragment_error("spec", resolved):
         raise err
     return Cluster(name=name, namespace=namespace, spec=resolved)
+
+
+def resolve_xr(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Cluster:
+    """`resolve` for an XR as a dict (tests and tools): reads only name, namespace, spec."""
+    meta = xr.get("metadata") or {}
+    return resolve(meta.get("name") or "", meta.get("namespace") or "", xr.get("spec"), raw_input)

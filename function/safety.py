@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
+
+from function.quantity import fmt, quantity
 
 Obj = dict[str, Any]
 
@@ -25,21 +26,6 @@ IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
     "Deployment": (("spec", "selector"),),
     "PersistentVolumeClaim": (("spec", "accessModes"), ("spec", "storageClassName")),
 }
-
-_SUFFIX: dict[str, Decimal | int] = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}  # fmt: skip
-
-
-def quantity(q: str | int | float) -> Decimal:
-    """Parse a Kubernetes quantity into a number of base units."""
-    s = str(q)
-    for suf in sorted(_SUFFIX, key=len, reverse=True):
-        if s.endswith(suf) and not (suf == "E" and any(ch.isdigit() for ch in s[-1:])):
-            return Decimal(s[: -len(suf)]) * Decimal(_SUFFIX[suf])
-    return Decimal(s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +72,15 @@ def _vct_view(vcts: list[Obj] | None) -> list[tuple[Any, ...]]:
     return out
 
 
-def _differs(kind: str, path: tuple[str, ...], want: Any, have: Any) -> bool:
+def _differs(path: tuple[str, ...], want: Any, have: Any) -> bool:
     if have is None:
         return False
     if path[-1] == "volumeClaimTemplates":
         w, h = _vct_view(want), _vct_view(have)
+        if len(w) != len(h):
+            return True
         # A class the user never set is filled in by the server: only compare set ones.
-        pairs = zip(w, h, strict=False)
+        pairs = zip(w, h, strict=True)
         w = [(n, s, c if c is not None else hc, a) for (n, s, c, a), (_, _, hc, _) in pairs]
         return w != h
     if path[-1] == "storageClassName" and want is None:
@@ -126,7 +114,7 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
         copied = False
         for path in rules:
             want, was = _get(obj, path), _get(have, path)
-            if not _differs(obj["kind"], path, want, was):
+            if not _differs(path, want, was):
                 continue
             if not copied:
                 obj = desired[key] = copy.deepcopy(obj)
@@ -163,24 +151,18 @@ def guard(desired: dict[str, Obj], observed: dict[str, Obj]) -> list[Kept]:
 def _say(path: tuple[str, ...], want: Any, have: Any) -> str:
     if path[-1] == "volumeClaimTemplates":
         w, h = _vct_view(want), _vct_view(have)
+        if len(w) != len(h):
+            return (
+                f"{len(h)} templates ({', '.join(str(v[0]) for v in h)}) kept, {len(w)} requested"
+            )
         parts = []
-        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h, strict=False):
+        for (n, ws, wc, _), (_, hs, hc, _) in zip(w, h, strict=True):
             if ws != hs:
-                parts.append(f"{n} size {_fmt(hs)} -> {_fmt(ws)} requested")
+                parts.append(f"{n} size {fmt(hs)} -> {fmt(ws)} requested")
             if wc is not None and wc != hc:
                 parts.append(f"{n} storageClassName {hc} -> {wc} requested")
         return "; ".join(parts) or "volumeClaimTemplates differ"
     return f"{have!r} kept, {want!r} requested"
-
-
-def _fmt(q: Decimal | None) -> str:
-    if q is None:
-        return "?"
-    for suf in ("Ti", "Gi", "Mi", "Ki"):
-        unit = Decimal(_SUFFIX[suf])
-        if q >= unit and q % unit == 0:
-            return f"{q // unit}{suf}"
-    return str(q)
 
 
 def _replicas_owners(observed: Obj) -> set[str]:

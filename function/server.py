@@ -1,9 +1,11 @@
 """The function's gRPC server: the SDK's runtime.serve plus what an SRE needs.
 
 Like ``crossplane.function.runtime.serve`` it serves the v1 and v1beta1
-FunctionRunnerService and reflection. On top it adds the standard gRPC health
-service, per-call tracing/metrics/logging, deadline checks and a drain-then-exit
-shutdown on SIGTERM/SIGINT.
+FunctionRunnerService and reflection. What runtime.serve lacks, and is added here:
+the standard gRPC health service (health.py), per-call tracing, metrics and logs
+(instrument.py), message size limits, a `ready` flag for the HTTP probe, and a
+drain-then-exit shutdown on SIGTERM/SIGINT with a configurable grace period (a
+second signal forces).
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import crossplane.function.proto.v1.run_function_pb2_grpc as grpcv1
 import crossplane.function.proto.v1beta1.run_function_pb2_grpc as grpcv1beta1
 import grpc
@@ -24,292 +24,20 @@ from crossplane.function import logging as fnlogging
 from crossplane.function import runtime
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
 
-from function.telemetry import SERVICE, Metrics
+from function.health import HealthService
+from function.instrument import InstrumentedRunner, has_fatal, xr_identity
+from function.telemetry import Metrics
+
+__all__ = ["FunctionServer", "HealthService", "InstrumentedRunner", "ServerOptions", "has_fatal",
+           "serve", "xr_identity"]  # fmt: skip
 
 MIB = 1024 * 1024
 DEFAULT_GRACE_PERIOD_SECONDS = 25.0  # below Kubernetes' default 30 s termination grace
 
 FUNCTION_SERVICES = runtime.SERVICE_NAMES[1:]  # v1 and v1beta1 FunctionRunnerService
 SERVICE_NAMES = (*runtime.SERVICE_NAMES, health.SERVICE_NAME)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def xr_identity(req: fnv1.RunFunctionRequest) -> tuple[str, str, int | None]:
-    """Return the observed XR's name, namespace and generation without mutating req.
-
-    Read with ``.get`` because bracket access on protobuf maps inserts missing keys.
-    """
-    meta = req.observed.composite.resource.fields.get("metadata")
-    if meta is None or meta.WhichOneof("kind") != "struct_value":
-        return "", "", None
-    fields = meta.struct_value.fields
-    name = fields.get("name")
-    namespace = fields.get("namespace")
-    generation = fields.get("generation")
-    return (
-        name.string_value if name is not None else "",
-        namespace.string_value if namespace is not None else "",
-        int(generation.number_value)
-        if generation is not None and generation.WhichOneof("kind") == "number_value"
-        else None,
-    )
-
-
-def has_fatal(rsp: fnv1.RunFunctionResponse) -> bool:
-    """Report whether the response aborts the pipeline (a Fatal result)."""
-    return any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
-
-
-def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
-    """Text invocation metadata as a dict, so W3C trace context can be extracted."""
-    carrier: dict[str, str] = {}
-    for item in context.invocation_metadata() or ():
-        key, value = item[0], item[1]
-        if isinstance(value, str):
-            carrier[key] = value
-    return carrier
-
-
-# --------------------------------------------------------------------------- instrumentation
-
-
-class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
-    """Wraps a runner with a span, metrics, one log line per call and a deadline check.
-
-    It also counts in-flight calls so shutdown can tell when draining is done.
-    """
-
-    def __init__(
-        self,
-        wrapped: grpcv1.FunctionRunnerServiceServicer,
-        metrics: Metrics,
-        *,
-        tracer: trace.Tracer | None = None,
-        debug: bool = False,
-    ) -> None:
-        """Wrap ``wrapped``; ``debug`` adds per-call details to the debug log."""
-        self._wrapped = wrapped
-        self._metrics = metrics
-        self._tracer = tracer or trace.get_tracer(SERVICE)
-        self._debug = debug
-        self._log = fnlogging.get_logger()
-        self._in_flight = 0
-        self._idle: asyncio.Event | None = None
-
-    @property
-    def in_flight(self) -> int:
-        """Calls currently being handled."""
-        return self._in_flight
-
-    def _idle_event(self) -> asyncio.Event:
-        if self._idle is None:
-            self._idle = asyncio.Event()
-            if self._in_flight == 0:
-                self._idle.set()
-        return self._idle
-
-    async def wait_idle(self) -> None:
-        """Return once no call is in flight."""
-        await self._idle_event().wait()
-
-    def _enter(self) -> None:
-        self._in_flight += 1
-        self._metrics.in_flight.inc()
-        self._idle_event().clear()
-
-    def _exit(self) -> None:
-        self._in_flight -= 1
-        self._metrics.in_flight.dec()
-        if self._in_flight == 0:
-            self._idle_event().set()
-
-    async def RunFunction(
-        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
-    ) -> fnv1.RunFunctionResponse:
-        """Run the wrapped function inside a span, timing and counting the call."""
-        name, namespace, generation = xr_identity(req)
-        attributes: dict[str, Any] = {
-            "rpc.system": "grpc",
-            "rpc.method": "RunFunction",
-            "multigres.xr.name": name,
-            "multigres.xr.namespace": namespace,
-        }
-        if generation is not None:
-            attributes["multigres.xr.generation"] = generation
-        outcome = "error"
-        rsp: fnv1.RunFunctionResponse | None = None
-        error: BaseException | None = None
-        start = time.perf_counter()
-        self._enter()
-        with self._tracer.start_as_current_span(
-            "RunFunction",
-            context=propagate.extract(_metadata(context)),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-        ) as span:
-            try:
-                rsp = await self._call(req, context)
-                outcome = "fatal" if has_fatal(rsp) else "ok"
-                return rsp
-            except BaseException as exc:  # CancelledError too: count it, then re-raise
-                error = exc
-                raise
-            finally:
-                duration = time.perf_counter() - start
-                self._exit()
-                self._record(span, outcome, duration, rsp, error, name, namespace, req)
-
-    async def _call(
-        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
-    ) -> fnv1.RunFunctionResponse:
-        """Call the wrapped runner unless the caller's deadline has already passed."""
-        remaining = context.time_remaining()
-        if remaining is None:
-            return await self._invoke(req, context)
-        if remaining <= 0:
-            await context.abort(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                "deadline exceeded before the function started",
-            )
-        try:
-            async with asyncio.timeout(remaining) as timeout:
-                return await self._invoke(req, context)
-        except TimeoutError:
-            if not timeout.expired():
-                raise
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-            raise  # unreachable: abort raises
-
-    async def _invoke(
-        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
-    ) -> fnv1.RunFunctionResponse:
-        rsp: fnv1.RunFunctionResponse = await self._wrapped.RunFunction(req, context)
-        return rsp
-
-    def _record(
-        self,
-        span: trace.Span,
-        outcome: str,
-        duration: float,
-        rsp: fnv1.RunFunctionResponse | None,
-        error: BaseException | None,
-        name: str,
-        namespace: str,
-        req: fnv1.RunFunctionRequest,
-    ) -> None:
-        m = self._metrics
-        m.runs.labels(outcome=outcome).inc()
-        m.duration.observe(duration)
-        composed = len(rsp.desired.resources) if rsp is not None else 0
-        if rsp is not None:
-            m.composed.observe(composed)
-        span.set_attribute("multigres.outcome", outcome)
-        fields: dict[str, Any] = {
-            "xr_name": name,
-            "xr_namespace": namespace,
-            "outcome": outcome,
-            "duration_ms": round(duration * 1000, 3),
-            "composed_objects": composed,
-            "tag": req.meta.tag,
-        }
-        if outcome == "fatal" and rsp is not None:
-            span.set_status(Status(StatusCode.ERROR, "function returned a Fatal result"))
-            fields["fatal"] = "; ".join(
-                r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL
-            )
-        if error is not None:
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-            fields["error"] = f"{type(error).__name__}: {error}"
-            self._log.error("RunFunction", **fields)
-        else:
-            self._log.info("RunFunction", **fields)
-        if self._debug and rsp is not None:
-            self._log.debug(
-                "RunFunction details",
-                observed=sorted(req.observed.resources.keys()),
-                desired=sorted(rsp.desired.resources.keys()),
-                results=[
-                    {"severity": fnv1.Severity.Name(r.severity), "message": r.message}
-                    for r in rsp.results
-                ],
-                conditions=[c.type for c in rsp.conditions],
-            )
-
-
-# --------------------------------------------------------------------------- health
-
-
-class HealthService(health_pb2_grpc.HealthServicer):
-    """grpc.health.v1.Health whose Watch streams end once shutdown begins.
-
-    grpc_health's aio servicer keeps Watch streams open forever, which would hold a
-    graceful stop open for the whole grace period; ending them after NOT_SERVING has
-    been sent lets the server exit as soon as the RunFunction calls are done.
-    """
-
-    def __init__(self) -> None:
-        """Start with no services known; the server sets them."""
-        self._status: dict[str, int] = {}
-        self._closing = False
-        self._cond: asyncio.Condition | None = None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:  # created lazily, inside the server's event loop
-            self._cond = asyncio.Condition()
-        return self._cond
-
-    async def set(self, service: str, status: int) -> None:
-        """Set one service's status (ignored once shutting down)."""
-        cond = self._condition()
-        async with cond:
-            if not self._closing:
-                self._status[service] = status
-                cond.notify_all()
-
-    async def shutdown(self) -> None:
-        """Report NOT_SERVING for every service, for good, and end Watch streams."""
-        cond = self._condition()
-        async with cond:
-            self._closing = True
-            for service in self._status:
-                self._status[service] = health_pb2.HealthCheckResponse.NOT_SERVING
-            cond.notify_all()
-
-    async def Check(
-        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
-    ) -> health_pb2.HealthCheckResponse:
-        """Answer the current status, or NOT_FOUND for an unknown service."""
-        status = self._status.get(request.service)
-        if status is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
-        return health_pb2.HealthCheckResponse(status=status)
-
-    async def Watch(
-        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
-    ) -> None:
-        """Stream status changes; the stream ends after NOT_SERVING at shutdown."""
-        last: int | None = None
-        cond = self._condition()
-        async with cond:
-            while True:
-                status = self._status.get(
-                    request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
-                )
-                if status != last:
-                    await context.write(health_pb2.HealthCheckResponse(status=status))
-                    last = status
-                if self._closing:
-                    return
-                await cond.wait()
-
-
-# --------------------------------------------------------------------------- server
 
 
 @dataclass(frozen=True)

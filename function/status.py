@@ -1,8 +1,8 @@
 """XR status: per-component replica counts, phase, endpoint, conditions and events.
 
-Pure: takes the resolved cluster, the desired objects, the observed objects and
-their readiness verdicts; returns the status dict plus the conditions and results
-for fn.py to write.
+Pure: takes what one call decided (`Inputs`: the resolved cluster, the desired and
+observed objects, readiness verdicts, the fields the guard kept and the password
+Secret) and returns the status dict plus every condition and result for fn.py to write.
 """
 
 from __future__ import annotations
@@ -10,18 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from function.capability import capability
+from function.conditions import Cond
+from function.readiness import Verdict, wanted
 from function.resolve import Cluster
 from function.safety import Kept
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Cond:
-    typ: str
-    status: str
-    reason: str
-    message: str = ""
 
 
 @dataclass(slots=True)
@@ -43,15 +38,6 @@ def _replicas(kind: str, obs: Obj | None, want: int) -> Obj:
     return {"replicas": int(want), "readyReplicas": ready, "ready": bool(obs) and ready >= want}
 
 
-def _want(desired: Obj, obs: Obj | None, hpa: int | None) -> int:
-    if hpa is not None:
-        return hpa
-    spec = desired.get("spec") or {}
-    if "replicas" in spec:
-        return int(spec["replicas"])
-    return int(((obs or {}).get("spec") or {}).get("replicas") or 0)
-
-
 def _crash_looping(obs: Obj | None) -> str:
     """A failure a workload's own status shows (pods are not observed by the function)."""
     for c in ((obs or {}).get("status") or {}).get("conditions") or []:
@@ -62,22 +48,40 @@ def _crash_looping(obs: Obj | None) -> str:
     return ""
 
 
-def summarize(
-    c: Cluster,
-    desired: dict[str, Obj],
-    observed: dict[str, Obj],
-    verdicts: dict[str, tuple[bool, str]],
-    hpa_wants: dict[str, int | None],
-    previous: Obj,
-    generation: int,
-) -> Report:
-    """Build the XR status and the conditions/events that go with it."""
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What one call decided, as status needs it."""
+
+    cluster: Cluster
+    desired: dict[str, Obj]
+    observed: dict[str, Obj]
+    verdicts: dict[str, Verdict]
+    hpa_wants: dict[str, int | None]
+    kept: list[Kept]
+    secret: list[Obj] | None  # the password requirement's items; None until resolved
+
+
+def summarize(i: Inputs, previous: Obj, generation: int) -> Report:
+    """The XR status, every condition, and the warnings and normal events."""
+    report = _phase(i, previous, generation)
+    kept_cond, kept_warnings = kept_conditions(i.kept)
+    secret = secret_condition(i.cluster, i.secret)
+    report.conditions += [kept_cond, secret]
+    report.warnings = [*kept_warnings, *report.warnings, *advice(i.cluster, i.observed)]
+    if secret.status == "False":
+        report.warnings.append(secret.message)
+    conds, warnings = capability(i.cluster, i.observed)
+    report.conditions += conds
+    report.warnings += warnings
+    return report
+
+
+def _phase(i: Inputs, previous: Obj, generation: int) -> Report:
+    c, desired, observed, verdicts = i.cluster, i.desired, i.observed, i.verdicts
 
     def comp(key: str) -> Obj:
-        d = desired[key]
-        return _replicas(
-            d["kind"], observed.get(key), _want(d, observed.get(key), hpa_wants.get(key))
-        )
+        d, obs = desired[key], observed.get(key)
+        return _replicas(d["kind"], obs, wanted(d, obs, i.hpa_wants.get(key)))
 
     gw = desired["multigateway-service"]
     port = gw["spec"]["ports"][0]["port"]
@@ -186,80 +190,58 @@ def kept_conditions(kept: list[Kept]) -> tuple[Cond, list[str]]:
     return Cond("ImmutableFieldsKept", "True", reason, " | ".join(warnings)), warnings
 
 
-# --- what the spec can and cannot survive ----------------------------------------------
-
-
-def _survivors_enough(c: Cluster) -> tuple[bool, str]:
-    """Whether the shard can elect a new primary after losing the current one.
-
-    AT_LEAST_2 must recruit 2 poolers besides the lost primary's term
-    (go/common/consensus/durability.go:31-39; measured: 2 instances never recovered),
-    MULTI_CELL_AT_LEAST_2 needs the survivors to span 2 cells.
-    """
-    mp = c.spec.multipooler
-    per_cell = mp.autoscaling.min_replicas if mp.autoscaling.enabled else mp.replicas_per_cell
-    cells = len(c.spec.cells)
-    total = per_cell * cells
-    if c.spec.postgres.durability_policy == "MULTI_CELL_AT_LEAST_2":
-        ok = cells >= 3 or (cells == 2 and per_cell >= 2)
-        what = f"{per_cell} Postgres instance(s) in each of {cells} cells"
-        need = "survivors in 2 cells"
-    else:
-        ok = total >= 3
-        what = f"{total} Postgres instance(s) in all"
-        need = "2 survivors"
-    return ok, f"{what}; durabilityPolicy {c.spec.postgres.durability_policy} needs {need}"
-
-
-def capability(c: Cluster, observed: dict[str, Obj]) -> tuple[list[Cond], list[str]]:
-    """Conditions (and Warnings) about what this spec can do, beyond readiness."""
-    conds: list[Cond] = []
-    warnings: list[str] = []
-    ok, why = _survivors_enough(c)
-    if ok:
-        conds.append(Cond("FailoverCapable", "True", "SurvivesPrimaryLoss", why))
-    else:
-        msg = (
-            f"this cluster cannot fail over: {why}, so losing the primary stops writes until "
-            "it returns; set spec.multipooler.replicasPerCell to 3 (docs/operations.md#failover)"
-        )
-        conds.append(Cond("FailoverCapable", "False", "TooFewInstances", msg))
-        warnings.append(msg)
-    conds.append(_backup_condition(c, observed))
-    return conds, warnings
-
-
-def _backup_condition(c: Cluster, observed: dict[str, Obj]) -> Cond:
-    b = c.spec.backup
-    typ = "BackupVolumeShared"
-    if b.existing_claim:
+def secret_condition(c: Cluster, items: list[Obj] | None) -> Cond:
+    """PasswordSecretReady: does the referenced Secret exist and hold the key?"""
+    ref = c.spec.postgres.password_secret_ref
+    where = f"Secret {c.namespace}/{ref.name} key {ref.key!r}"
+    if items is None:
+        return Cond("PasswordSecretReady", "Unknown", "NotChecked", f"{where} not checked yet")
+    if not items:
         return Cond(
-            typ,
-            "Unknown",
-            "ExistingClaim",
-            f"every pooler mounts PVC {b.existing_claim}: it must be ReadWriteMany unless all "
-            "poolers run on one node",
-        )
-    if "ReadWriteMany" not in b.storage.access_modes:
-        return Cond(
-            typ,
+            "PasswordSecretReady",
             "False",
-            "NotReadWriteMany",
-            f"the backup volume is {'/'.join(b.storage.access_modes)}: only poolers on the node "
-            "that mounts it can start; fine on a single node, use ReadWriteMany on several",
+            "SecretNotFound",
+            f"{where}: the Secret does not exist; Postgres pods wait until it is created",
         )
-    phase = ((observed.get("backup-pvc") or {}).get("status") or {}).get("phase")
-    if phase == "Bound":
-        return Cond(typ, "True", "ReadWriteMany", "every pooler mounts one ReadWriteMany volume")
-    if phase is None:
-        return Cond(typ, "Unknown", "NotObserved", "the backup claim is not observed yet")
-    cls = b.storage.storage_class_name or "the default StorageClass"
-    # Pending is also the normal state of a WaitForFirstConsumer claim for a moment at
-    # start, so this is a condition, not a Warning event on every reconcile.
-    msg = (
-        f"the backup claim is {phase}; if it stays so, {cls} probably cannot provision "
-        "ReadWriteMany volumes (every pooler, on any node, mounts it): use a class that can, "
-        "or on a single-node cluster set spec.backup.storage.accessModes: [ReadWriteOnce] "
-        "(docs/operations.md#backups)"
-    )
-    return Cond(typ, "False", "ClaimNotBound", msg)
+    data = items[0].get("data") or {}
+    if ref.key not in data:
+        return Cond(
+            "PasswordSecretReady",
+            "False",
+            "KeyNotFound",
+            f"{where}: the Secret has no such key (keys: {', '.join(sorted(data)) or 'none'})",
+        )
+    return Cond("PasswordSecretReady", "True", "Found", f"{where} found")
+
+
+def _pods_not_ready(sts: Obj | None) -> bool:
+    """The StatefulSet has created pods that are not ready (as far as its status tells)."""
+    st = (sts or {}).get("status") or {}
+    return int(st.get("replicas") or 0) > int(st.get("readyReplicas") or 0)
+
+
+def advice(c: Cluster, observed: dict[str, Obj]) -> list[str]:
+    """Warnings about valid but risky choices, and likely causes of a stall."""
+    out = []
+    if c.spec.multipooler.autoscaling.enabled:
+        out.append(
+            "multipooler autoscaling is on: scale-down removes the highest ordinal pod, "
+            "which may be the primary (a failover follows)"
+        )
+    b = c.spec.backup
+    shared_rwo = not b.existing_claim and "ReadWriteMany" not in b.storage.access_modes
+    stalled = [
+        cell for cell in c.cell_names if _pods_not_ready(observed.get(f"{cell}-pooler-statefulset"))
+    ]
+    if (
+        shared_rwo
+        and stalled
+        and (len(c.cell_names) > 1 or c.spec.multipooler.replicas_per_cell > 1)
+    ):
+        out.append(
+            f"poolers not ready in {', '.join(stalled)}: every pooler mounts the backup volume, "
+            f"which is {'/'.join(b.storage.access_modes)}; pods on other nodes or zones can not "
+            "attach it. Use ReadWriteMany storage (spec.backup.storage) or an existing RWX claim "
+            "(spec.backup.existingClaim) on multi-node clusters"
+        )
+    return out

@@ -48,6 +48,17 @@ def xr(name: str = "demo", namespace: str = "default", **spec: Any) -> Obj:
     }
 
 
+def ints(v: Any) -> Any:
+    """Struct doubles back to ints where integral, as the API server's JSON decoder reads them."""
+    if isinstance(v, dict):
+        return {k: ints(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [ints(x) for x in v]
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
 @contextlib.contextmanager
 def function_process(*extra: str) -> Iterator[str]:
     """Run the real `function` CLI on a free loopback port; yield its address."""

@@ -121,7 +121,25 @@ def check_probes_and_resources(objs: dict[str, Obj]) -> None:
             assert c["resources"].get("requests"), f"{key}/{c['name']} has no requests"
 
 
-def check_topology_addresses(objs: dict[str, Obj], namespace: str) -> None:
+TOPO_ROOT = "/multigres/global"
+SERVERS = ("multigateway", "multiorch", "multipooler")
+
+
+def _flags(container: Obj) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for arg in container.get("args", []):
+        flag, _, value = arg.partition("=")
+        out.setdefault(flag, []).append(value)
+    return out
+
+
+def check_process_wiring(objs: dict[str, Obj], namespace: str) -> None:
+    """Every Multigres process, one by one: its topology address, root and cell.
+
+    Written from design §3 ("every Multigres process gets ...") and docs/architecture.md
+    (every process registers its pod IP as --hostname), not from the flag table, so a
+    flag dropped or renamed in one builder, or a typo in the table, fails here.
+    """
     etcd_svcs = [
         o
         for o in objs.values()
@@ -131,15 +149,50 @@ def check_topology_addresses(objs: dict[str, Obj], namespace: str) -> None:
     ]
     assert len(etcd_svcs) == 1
     svc = etcd_svcs[0]
-    expected = f"{svc['metadata']['name']}.{namespace}.svc:{svc['spec']['ports'][0]['port']}"
-    seen = 0
-    for key, t in pod_templates(objs):
+    address = f"{svc['metadata']['name']}.{namespace}.svc:{svc['spec']['ports'][0]['port']}"
+    headless = {
+        o["metadata"]["name"]
+        for o in objs.values()
+        if o["kind"] == "Service" and o["spec"].get("clusterIP") == "None"
+    }
+    servers: dict[str, set[str]] = {}
+    registrations = 0
+    for key, o in objs.items():
+        if o["kind"] not in WORKLOADS:
+            continue
+        t = o["spec"]["template"]
+        cell = t["metadata"]["labels"]["multigres.com/cell"]
         for c in t["spec"]["containers"]:
-            for arg in c.get("args", []):
-                if arg.startswith(("--topo-global-server-addresses=", "--global-topo-address=")):
-                    assert arg.split("=", 1)[1] == expected, f"{key}: {arg}"
-                    seen += 1
-    assert seen >= 3
+            binary = c["command"][0].rsplit("/", 1)[-1] if c.get("command") else ""
+            where = f"{key}/{c['name']}"
+            f = _flags(c)
+            assert all(len(v) == 1 for v in f.values()), f"{where}: a flag repeats: {f}"
+            if binary == "multigres":
+                assert c["args"][0] == "createclustermetadata", where
+                assert f.get("--global-topo-address") == [address], f"{where}: {f}"
+                assert f.get("--global-topo-root") == [TOPO_ROOT], f"{where}: {f}"
+                registrations += 1
+                continue
+            if binary not in SERVERS:
+                continue
+            assert f.get("--topo-global-server-addresses") == [address], f"{where}: {f}"
+            assert f.get("--topo-global-root") == [TOPO_ROOT], f"{where}: {f}"
+            assert f.get("--cell") == [cell], f"{where}: --cell {f.get('--cell')} in cell {cell}"
+            assert f.get("--service-id") == ["$(POD_NAME)"], f"{where}: {f}"
+            assert f.get("--hostname") == ["$(POD_IP)"], f"{where}: {f.get('--hostname')}"
+            servers.setdefault(cell, set()).add(binary)
+            if binary == "multipooler":
+                assert f.get("--database") == ["postgres"], where
+                assert f.get("--table-group") == ["default"], where
+                assert f.get("--shard") == ["0-inf"], where
+                svc_name = o["spec"]["serviceName"]
+                assert svc_name in headless, f"{where}: serviceName {svc_name} not headless"
+            if binary == "multiorch":
+                assert f.get("--watch-targets") == ["postgres/default/0-inf"], where
+    assert registrations == 1, "exactly one topology registration Job"
+    assert servers, "no Multigres server composed"
+    for cell, seen in servers.items():
+        assert seen == set(SERVERS), f"cell {cell} runs {sorted(seen)}"
 
 
 def check_all(objs: dict[str, Obj], namespace: str) -> None:
@@ -148,4 +201,4 @@ def check_all(objs: dict[str, Obj], namespace: str) -> None:
     check_names(objs)
     check_pod_security_restricted(objs)
     check_probes_and_resources(objs)
-    check_topology_addresses(objs, namespace)
+    check_process_wiring(objs, namespace)

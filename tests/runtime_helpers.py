@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -36,11 +35,6 @@ from opentelemetry import trace
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_BIN = Path(sys.executable).parent / "function"
 V1_SERVICE = "apiextensions.fn.proto.v1.FunctionRunnerService"
-
-
-def has_real_runner() -> bool:
-    """True once function/fn.py exists (the real runner is written separately)."""
-    return importlib.util.find_spec("function.fn") is not None
 
 
 # --------------------------------------------------------------------------- requests

@@ -18,7 +18,6 @@ from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from bench import servers, workload
-from function import fn as fnmod
 from function.fn import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,17 +88,3 @@ def test_reference_request_is_the_issue_shape() -> None:
     assert len(req.observed.resources) == 43  # 32 before issue 15 (TLS, multiadmin, Usages)
     status = resource.struct_to_dict(run(req).desired.composite.resource)["status"]
     assert status["phase"] == "Healthy", status["message"]  # a healthy observed state
-
-
-def test_build_cache_merges_like_struct_update() -> None:
-    """A desired resource from an earlier pipeline step is merged, not replaced, on a
-    build-cache hit exactly as on a miss."""
-    req = fnv1.RunFunctionRequest.FromString(workload.build_requests("small")["ours"])
-    req.desired.resources["serviceaccount"].resource.update(
-        {"metadata": {"annotations": {"x": "y"}}, "extra": True}
-    )
-    fnmod.CACHE.clear()
-    cold = run(req).SerializeToString(deterministic=True)
-    warm = run(req).SerializeToString(deterministic=True)
-    assert fnmod.CACHE.get(fnmod.BuildCache.key(req)) is not None
-    assert warm == cold

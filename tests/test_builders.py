@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from function.builders import build
-from function.resolve import resolve
+from function.resolve import resolve_xr
 from tests.helpers import xr
 
 
 def objs(**spec: Any) -> dict[str, Any]:
-    return build(resolve(xr(**spec)))
+    return build(resolve_xr(xr(**spec)))
 
 
 def container(o: dict[str, Any], name: str) -> dict[str, Any]:
@@ -284,7 +284,7 @@ def test_input_defaults_sit_between_builtin_and_xr() -> None:
             "multigateway": {"resources": {"requests": {"cpu": "1"}}},
         },
     }
-    c = resolve(xr(images={"pgctld": "team/pg:2"}), raw_input)
+    c = resolve_xr(xr(images={"pgctld": "team/pg:2"}), raw_input)
     assert c.spec.images.multigres == "org/mg:1"  # input beats built-in
     assert c.spec.images.pgctld == "team/pg:2"  # XR beats input
     assert c.spec.images.etcd.startswith("gcr.io/etcd-development/etcd:")  # built-in

@@ -11,10 +11,10 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function import readiness
 from function.api import SpecError
 from function.builders import build, pgbackrest
+from function.capability import capability
 from function.defaults.upstream import PGBACKREST_CERT_FILES
 from function.fn import run
-from function.resolve import resolve
-from function.status import capability
+from function.resolve import resolve_xr
 from tests.helpers import xr
 from tests.test_safety import cond, observed_from, req, warnings
 
@@ -22,7 +22,7 @@ Obj = dict[str, Any]
 
 
 def objs(**spec: Any) -> dict[str, Obj]:
-    return build(resolve(xr(**spec)))
+    return build(resolve_xr(xr(**spec)))
 
 
 def pod(o: Obj) -> Obj:
@@ -49,6 +49,7 @@ def volumes(o: Obj) -> dict[str, Obj]:
 
 
 STS = "zone1-pooler-statefulset"
+CERT = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate"}
 
 
 def probe_script(o: dict[str, Obj]) -> str:
@@ -188,7 +189,7 @@ FAILOVER: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("spec", "want"), FAILOVER, ids=[str(s) for s, _ in FAILOVER])
 def test_failover_capable(spec: dict[str, Any], want: str) -> None:
-    conds, warns = capability(resolve(xr(**spec)), {})
+    conds, warns = capability(resolve_xr(xr(**spec)), {})
     c = next(c for c in conds if c.typ == "FailoverCapable")
     assert c.status == want, c.message
     assert bool(warns) == (want == "False")
@@ -215,7 +216,7 @@ BACKUP: list[tuple[dict[str, Any], str | None, str, str]] = [
 def test_backup_volume_condition(
     spec: dict[str, Any], phase: str | None, status: str, reason: str
 ) -> None:
-    c = resolve(xr(**spec))
+    c = resolve_xr(xr(**spec))
     observed = observed_from(xr(**spec))
     if phase is None:
         observed.pop("backup-pvc", None)
@@ -228,7 +229,7 @@ def test_backup_volume_condition(
 @pytest.mark.parametrize("bad", ["2", "2 s", "-1s", "1h", "soon"])
 def test_timing_must_be_a_duration(bad: str) -> None:
     with pytest.raises(SpecError) as e:
-        resolve(xr(multiorch={"timing": {"gracePeriodBase": bad}}))
+        resolve_xr(xr(multiorch={"timing": {"gracePeriodBase": bad}}))
     assert e.value.field == "spec.multiorch.timing.gracePeriodBase"
 
 
@@ -237,6 +238,6 @@ def test_certificate_readiness() -> None:
     pending = {
         "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Issuing"}]}
     }
-    assert readiness.verdict("Certificate", ok) == (True, "")
-    assert readiness.verdict("Certificate", pending)[0] is False
-    assert "Issuing" in readiness.verdict("Certificate", pending)[1]
+    assert readiness.verdict(CERT, ok) == (True, "")
+    assert readiness.verdict(CERT, pending)[0] is False
+    assert "Issuing" in readiness.verdict(CERT, pending)[1]

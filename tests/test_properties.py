@@ -15,9 +15,9 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.equivalence import ints
 from function.fn import run
-from tests import k8s_schema
+from tests import invariants, k8s_schema
+from tests.helpers import ints
 from tests.test_safety import req
 
 Obj = dict[str, Any]
@@ -67,7 +67,7 @@ def valid_xr(draw: st.DrawFn) -> Obj:
                     "multigateway": st.fixed_dictionaries(
                         {},
                         optional={
-                            "replicas": st.integers(0, 5),
+                            "replicas": st.integers(1, 5),
                             "autoscaling": autoscaling,
                             "resources": resources,
                         },
@@ -163,12 +163,17 @@ def test_valid_xr_composes_schema_valid_objects(x: Obj, data: st.DataObject) -> 
     assert rsp.SerializeToString(deterministic=True) == again.SerializeToString(deterministic=True)
     status = resource.struct_to_dict(rsp.desired.composite.resource)["status"]
     assert status["phase"] in ("Initializing", "Progressing", "Healthy", "Degraded")
-    for r in rsp.desired.resources.values():
-        o = resource.struct_to_dict(r.resource)
+    objs = {k: ints(resource.struct_to_dict(r.resource)) for k, r in rsp.desired.resources.items()}
+    # every check but "has resource requests": a user may set `resources: {}`
+    for check in (invariants.check_services_select_workloads, invariants.check_selectors,
+                  invariants.check_names, invariants.check_pod_security_restricted):  # fmt: skip
+        check(objs)
+    invariants.check_process_wiring(objs, x["metadata"]["namespace"])
+    for o in objs.values():
         if o["kind"] == "Usage":
             continue
         o["metadata"]["namespace"] = x["metadata"]["namespace"]
-        k8s_schema.validate(ints(o))
+        k8s_schema.validate(o)
     # never drop a stateful object the XR still asks for
     assert "etcd-statefulset" in rsp.desired.resources
     for cell in x["spec"]["cells"]:

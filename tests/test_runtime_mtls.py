@@ -14,7 +14,6 @@ import pytest
 
 from tests.runtime_helpers import (
     channel_for,
-    has_real_runner,
     http_get,
     make_certs,
     make_request,
@@ -33,7 +32,6 @@ def test_mutual_tls(tmp_path: Path) -> None:
         "--tls-server-certs-dir",
         str(certs.server_dir),
         insecure=False,
-        stub=not has_real_runner(),
         credentials=good,
     ) as fp:
         with channel_for(fp, good) as ch:

@@ -22,7 +22,6 @@ from tests.runtime_helpers import (
     V1_SERVICE,
     FunctionProcess,
     free_port,
-    has_real_runner,
     health_status,
     http_get,
     make_request,
@@ -51,7 +50,6 @@ def wait_for(pred: Any, timeout: float = 5.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.skipif(not has_real_runner(), reason="function/fn.py not written yet")
 def test_acceptance_real_cli(tmp_path: Path) -> None:
     """Issue 6 acceptance: health SERVING, /healthz 200, counter >= 3 after 3 calls."""
     with running(tmp_path) as fp:
@@ -204,7 +202,6 @@ def test_second_signal_forces_exit(tmp_path: Path) -> None:
         slow.join(5)
 
 
-@pytest.mark.skipif(not has_real_runner(), reason="function/fn.py not written yet")
 def test_otlp_export_when_endpoint_set(tmp_path: Path) -> None:
     """With OTEL_EXPORTER_OTLP_ENDPOINT set, spans reach an OTLP/gRPC collector."""
     from concurrent import futures

@@ -8,7 +8,7 @@ from typing import Any
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.fn import PASSWORD_REQUIREMENT, compose, desired_objects, run
+from function.fn import PASSWORD_REQUIREMENT, desired_objects, run
 from tests.helpers import xr
 
 Obj = dict[str, Any]
@@ -185,97 +185,6 @@ def test_pooler_autoscaling_warns_about_the_primary() -> None:
     assert any("highest ordinal" in m and "primary" in m for m in warnings(rsp))
     rsp = run(req(xr()))
     assert not any("highest ordinal" in m for m in warnings(rsp))
-
-
-def test_compose_is_pure() -> None:
-    x = xr()
-    snapshot = copy.deepcopy(x)
-    a = compose(x).objects
-    assert x == snapshot
-    assert compose(x).objects == a
-
-
-def test_kept_fields_never_leak_into_the_build_cache() -> None:
-    """The guard copies before it changes: a cached build must stay the spec's own."""
-    from function import fn
-
-    before = xr(multipooler={"storage": {"size": "10Gi"}})
-    after = xr(multipooler={"storage": {"size": "20Gi"}})
-    run(req(after))  # warm the cache with the spec's objects
-    kept = run(req(after, observed_from(before)))
-    fresh = run(req(after))
-    size = lambda rsp: resource.struct_to_dict(  # noqa: E731
-        rsp.desired.resources["zone1-pooler-statefulset"].resource
-    )["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
-    assert size(kept) == "10Gi" and size(fresh) == "20Gi"
-    assert fn.CACHE.get(fn.BuildCache.key(req(after))) is not None
-
-
-def test_cache_does_not_change_answers() -> None:
-    from function import fn
-
-    x = xr(cells=[{"name": "a"}, {"name": "b"}])
-    observed = observed_from(x)
-    budget = fn.CACHE.budget
-    try:
-        fn.CACHE.budget = 0
-        fn.CACHE.clear()
-        cold = run(req(x, observed)).SerializeToString(deterministic=True)
-        assert fn.CACHE.get(fn.BuildCache.key(req(x))) is None
-        fn.CACHE.budget = 2**20
-        run(req(x, observed))
-        assert fn.CACHE.get(fn.BuildCache.key(req(x))) is not None
-        warm = run(req(x, observed)).SerializeToString(deterministic=True)
-    finally:
-        fn.CACHE.budget = budget
-    assert cold == warm
-
-
-def test_cache_stays_within_its_budget() -> None:
-    from function import fn
-
-    cache = fn.BuildCache(300_000)
-    for i in range(20):
-        x = xr(name=f"c{i}")
-        r = req(x)
-        rsp = run(r)
-        built = fn.Built(
-            fn.resolve(x),
-            fn.desired_objects(x),
-            {k: v.resource.SerializeToString() for k, v in rsp.desired.resources.items()},
-        )
-        cache.put(fn.BuildCache.key(r), built)
-        assert cache.used <= 300_000
-    assert cache.get(fn.BuildCache.key(req(xr(name="c19")))) is not None
-    assert cache.get(fn.BuildCache.key(req(xr(name="c0")))) is None
-
-
-def test_observed_view_gives_the_same_answers_as_whole_objects() -> None:
-    """OBSERVED_FIELDS must hold every field readiness, status and the guard read."""
-    from function import fn
-
-    before = xr(multipooler={"storage": {"size": "10Gi"}}, backup={"storage": {"size": "50Gi"}})
-    after = xr(
-        multipooler={"storage": {"size": "20Gi"}},
-        backup={"storage": {"size": "5Gi"}},
-        multigateway={"service": {"type": "LoadBalancer"}},
-        multiorch={"autoscaling": {"enabled": True}},
-    )
-    observed = observed_from(before)
-    for o in observed.values():
-        o["metadata"]["generation"] = 2
-        o["status"] = {"observedGeneration": 2, "readyReplicas": 1, "replicas": 2, "phase": "Bound"}
-    observed["zone1-multiorch-hpa"] = {
-        "kind": "HorizontalPodAutoscaler",
-        "status": {"desiredReplicas": 3},
-    }
-    r = req(after, observed)
-    whole = {k: fn.to_dict(v.resource) for k, v in r.observed.resources.items()}
-    view = {k: fn.observed_view(v.resource) for k, v in r.observed.resources.items()}
-    x = fn.to_dict(r.observed.composite.resource)
-    a, b = fn.compose(x, None, whole), fn.compose(x, None, view)
-    assert a.objects == b.objects and a.verdicts == b.verdicts
-    assert a.report.status == b.report.status and a.warnings == b.warnings and a.warnings
 
 
 def _hpa_on(**extra: Any) -> Obj:

@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 
 from function.builders import build
-from function.resolve import resolve
+from function.resolve import resolve_xr
 from tests.helpers import VALID_EXAMPLES, load, xr
 
 K8S_VERSION = "1.37.0"
@@ -31,7 +31,7 @@ CASES = [(p.name, load(p)) for p in VALID_EXAMPLES] + [
 
 @pytest.mark.parametrize(("name", "x"), CASES, ids=[c[0] for c in CASES])
 def test_objects_validate_strict(name: str, x: dict) -> None:
-    objs = build(resolve(x))
+    objs = build(resolve_xr(x))
     checked = 0
     for key, obj in objs.items():
         if obj["kind"] in CROSSPLANE_KINDS:
@@ -47,7 +47,7 @@ def test_objects_validate_strict(name: str, x: dict) -> None:
 
 def test_validator_bites() -> None:
     """A wrong field type must be caught, or the test above proves nothing."""
-    objs = build(resolve(xr()))
+    objs = build(resolve_xr(xr()))
     bad = dict(objs["etcd-service"])
     bad["spec"] = {**bad["spec"], "ports": [{"port": "not-a-number", "name": "x"}]}
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -63,7 +63,7 @@ def test_cached_validator_agrees() -> None:
 
     from tests import k8s_schema
 
-    objs = build(resolve(xr()))
+    objs = build(resolve_xr(xr()))
     good = {
         **objs["etcd-service"],
         "metadata": {**objs["etcd-service"]["metadata"], "namespace": "d"},

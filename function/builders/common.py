@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from function.api import Resources, Scheduling
-from function.defaults.upstream import PATHS, UIDS
+from function.defaults.upstream import FLAGS, PATHS
 from function.resolve import Cluster
 
 Obj = dict[str, Any]
@@ -202,10 +202,6 @@ def pod_spec(c: Cluster, uid: int, placement: Obj, **fields: Any) -> Obj:
     return spec
 
 
-def multigres_uid() -> int:
-    return UIDS["multigres"]
-
-
 def hpa(
     c: Cluster, name: str, kind: str, component: str, cell: str | None, autoscaling: Any
 ) -> Obj:
@@ -260,15 +256,57 @@ def script(name: str) -> str:
     return (SCRIPTS / name).read_text()
 
 
+def script_container(
+    c: Cluster,
+    name: str,
+    image: str,
+    text: str,
+    env: list[Obj],
+    memory: tuple[str, str],
+    mounts: list[Obj] | None = None,
+) -> Obj:
+    """A small container running a shipped shell script (`bash -c`): memory (request, limit)."""
+    out: Obj = {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": c.spec.images.pull_policy,
+        "command": [PATHS["bash"], "-c", text],
+        "env": env,
+        "resources": {
+            "requests": {"cpu": "10m", "memory": memory[0]},
+            "limits": {"memory": memory[1]},
+        },
+        "securityContext": container_security(),
+    }
+    if mounts is not None:
+        out["volumeMounts"] = mounts
+    return out
+
+
 def wait_for_etcd(c: Cluster) -> Obj:
     """An init container that returns once the topology store answers healthy."""
     host, port = c.topo_address.rsplit(":", 1)
-    return {
-        "name": "wait-for-etcd",
-        "image": c.spec.images.multigres,
-        "imagePullPolicy": c.spec.images.pull_policy,
-        "command": [PATHS["bash"], "-c", script("wait-for-etcd.sh")],
-        "env": [{"name": "ETCD_HOST", "value": host}, {"name": "ETCD_PORT", "value": port}],
-        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-        "securityContext": container_security(),
-    }
+    env = [{"name": "ETCD_HOST", "value": host}, {"name": "ETCD_PORT", "value": port}]
+    return script_container(
+        c,
+        "wait-for-etcd",
+        c.spec.images.multigres,
+        script("wait-for-etcd.sh"),
+        env,
+        ("16Mi", "32Mi"),
+    )
+
+
+def server_args(c: Cluster, ports: dict[str, int], cell: str) -> list[str]:
+    """The flags every Multigres server gets: its ports, the topology, its cell and identity."""
+    f = FLAGS["common"]
+    return [
+        f"{f['http_port']}={ports['http']}",
+        f"{f['grpc_port']}={ports['grpc']}",
+        f"{f['topo_addresses']}={c.topo_address}",
+        f"{f['topo_root']}={c.topo_root}",
+        f"{f['cell']}={cell}",
+        f"{f['hostname']}=$(POD_IP)",
+        f"{f['service_id']}=$(POD_NAME)",
+        f"{f['log_level']}={c.spec.log_level}",
+    ]

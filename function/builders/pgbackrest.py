@@ -84,23 +84,18 @@ def _rbac(c: Cluster) -> dict[str, Obj]:
 
 def ca_job(c: Cluster) -> Obj:
     labels = k.labels(c, COMPONENT)
-    container: Obj = {
-        "name": "generate-ca",
-        "image": c.spec.images.pgctld,
-        "imagePullPolicy": c.spec.images.pull_policy,
-        "command": [PATHS["bash"], "-c", CA_JOB_SCRIPT],
-        "env": [
-            {"name": "SA_DIR", "value": SA_TOKEN_DIR},
-            {"name": "SECRET_NAME", "value": ca_secret_name(c)},
-            {"name": "SECRET_LABELS", "value": json.dumps(labels, sort_keys=True)},
-            {"name": "CA_COMMON_NAME", "value": f"{c.name} pgBackRest CA"},
-            {"name": "CA_DAYS", "value": str(CA_DAYS)},
-            {"name": "HOME", "value": PATHS["tmp"]},
-        ],
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
-        "securityContext": k.container_security(),
-        "volumeMounts": [{"name": "tmp", "mountPath": PATHS["tmp"]}],
-    }
+    env = [
+        {"name": "SA_DIR", "value": SA_TOKEN_DIR},
+        {"name": "SECRET_NAME", "value": ca_secret_name(c)},
+        {"name": "SECRET_LABELS", "value": json.dumps(labels, sort_keys=True)},
+        {"name": "CA_COMMON_NAME", "value": f"{c.name} pgBackRest CA"},
+        {"name": "CA_DAYS", "value": str(CA_DAYS)},
+        {"name": "HOME", "value": PATHS["tmp"]},
+    ]
+    mounts = [{"name": "tmp", "mountPath": PATHS["tmp"]}]
+    container = k.script_container(
+        c, "generate-ca", c.spec.images.pgctld, CA_JOB_SCRIPT, env, ("32Mi", "64Mi"), mounts
+    )
     pod = k.pod_spec(
         c,
         UIDS["pgctld"],
@@ -173,31 +168,26 @@ def cert_mount(read_only: bool = True) -> Obj:
 
 
 def cert_init_container(c: Cluster, subdomain: str) -> Obj:
-    return {
-        "name": "pgbackrest-cert",
-        "image": c.spec.images.pgctld,
-        "imagePullPolicy": c.spec.images.pull_policy,
-        "command": [PATHS["bash"], "-c", POD_CERT_SCRIPT],
-        "env": [
-            *k.pod_env(),
-            {"name": "SUBDOMAIN", "value": subdomain},
-            {"name": "CA_DIR", "value": PATHS["pgbackrest_ca_dir"]},
-            {"name": "CERT_DIR", "value": PATHS["pgbackrest_cert_dir"]},
-            {"name": "KEY_FILE", "value": PGBACKREST_CERT_FILES["key"]},
-            {"name": "CERT_FILE", "value": PGBACKREST_CERT_FILES["cert"]},
-            {"name": "CA_FILE", "value": PGBACKREST_CERT_FILES["ca"]},
-            {"name": "CLIENT_CN", "value": PGBACKREST_CLIENT_CN},
-            {"name": "LEAF_DAYS", "value": str(LEAF_DAYS)},
-            {"name": "HOME", "value": PATHS["tmp"]},
-        ],
-        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-        "securityContext": k.container_security(),
-        "volumeMounts": [
-            {"name": "pgbackrest-ca", "mountPath": PATHS["pgbackrest_ca_dir"], "readOnly": True},
-            cert_mount(read_only=False),
-            {"name": "tmp", "mountPath": PATHS["tmp"]},
-        ],
-    }
+    env = [
+        *k.pod_env(),
+        {"name": "SUBDOMAIN", "value": subdomain},
+        {"name": "CA_DIR", "value": PATHS["pgbackrest_ca_dir"]},
+        {"name": "CERT_DIR", "value": PATHS["pgbackrest_cert_dir"]},
+        {"name": "KEY_FILE", "value": PGBACKREST_CERT_FILES["key"]},
+        {"name": "CERT_FILE", "value": PGBACKREST_CERT_FILES["cert"]},
+        {"name": "CA_FILE", "value": PGBACKREST_CERT_FILES["ca"]},
+        {"name": "CLIENT_CN", "value": PGBACKREST_CLIENT_CN},
+        {"name": "LEAF_DAYS", "value": str(LEAF_DAYS)},
+        {"name": "HOME", "value": PATHS["tmp"]},
+    ]
+    mounts = [
+        {"name": "pgbackrest-ca", "mountPath": PATHS["pgbackrest_ca_dir"], "readOnly": True},
+        cert_mount(read_only=False),
+        {"name": "tmp", "mountPath": PATHS["tmp"]},
+    ]
+    return k.script_container(
+        c, "pgbackrest-cert", c.spec.images.pgctld, POD_CERT_SCRIPT, env, ("16Mi", "64Mi"), mounts
+    )
 
 
 def cert_paths() -> dict[str, str]:

@@ -57,32 +57,30 @@ def backup_pvc(c: Cluster) -> Obj:
     }
 
 
+def _ingress_policy(c: Cluster, name: str, pods: dict[str, str], ingress: list[Obj]) -> Obj:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": k.metadata(c, k.fit(f"{c.name}-{name}"), "networkpolicy"),
+        "spec": {
+            "podSelector": {"matchLabels": pods},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        },
+    }
+
+
 def network_policies(c: Cluster) -> dict[str, Obj]:
     """Gateway: Postgres port open to every source; everything else: own pods only."""
     instance = {"app.kubernetes.io/instance": c.name}
     gw = {**instance, "app.kubernetes.io/component": "multigateway"}
     pg = PORTS["multigateway"]["postgres"]
+    own_pods = [{"from": [{"podSelector": {"matchLabels": dict(instance)}}]}]
     return {
-        "networkpolicy-internal": {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": k.metadata(c, k.fit(f"{c.name}-internal"), "networkpolicy"),
-            "spec": {
-                "podSelector": {"matchLabels": instance},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"podSelector": {"matchLabels": instance}}]}],
-            },
-        },
-        "networkpolicy-gateway": {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": k.metadata(c, k.fit(f"{c.name}-gateway"), "networkpolicy"),
-            "spec": {
-                "podSelector": {"matchLabels": gw},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"ports": [{"protocol": "TCP", "port": pg}]}],
-            },
-        },
+        "networkpolicy-internal": _ingress_policy(c, "internal", dict(instance), own_pods),
+        "networkpolicy-gateway": _ingress_policy(
+            c, "gateway", gw, [{"ports": [{"protocol": "TCP", "port": pg}]}]
+        ),
     }
 
 

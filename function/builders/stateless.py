@@ -38,14 +38,7 @@ def gateway_service_name(c: Cluster) -> str:
 def _args(c: Cluster, component: Component, cell: str) -> list[str]:
     ports = PORTS[component]
     args = [
-        f"{COMMON['http_port']}={ports['http']}",
-        f"{COMMON['grpc_port']}={ports['grpc']}",
-        f"{COMMON['topo_addresses']}={c.topo_address}",
-        f"{COMMON['topo_root']}={c.topo_root}",
-        f"{COMMON['cell']}={cell}",
-        f"{COMMON['hostname']}=$(POD_IP)",
-        f"{COMMON['service_id']}=$(POD_NAME)",
-        f"{COMMON['log_level']}={c.spec.log_level}",
+        *k.server_args(c, ports, cell),
     ]
     if component == "multigateway":
         args.append(f"{FLAGS['multigateway']['pg_port']}={ports['postgres']}")

@@ -66,59 +66,132 @@ SHARD: Final = "0-inf"
 #: Health endpoints (HTTP) of the Multigres servers and of etcd's metrics listener.
 HEALTH: Final = {"ready": "/ready", "live": "/live", "etcd_ready": "/readyz", "etcd_live": "/livez"}
 
-#: Flag names, by the binary that registers them.
-FLAGS: Final = {
+# Source files that register several flags (paths in github.com/multigres/multigres).
+_LOGGING = "go/common/servenv/logging.go:129"
+_SERVENV = "go/common/servenv"
+_TOPO = "go/common/topoclient/store.go"
+_POOLER_FLAGS = "go/services/multipooler/init.go:127-225"
+_POOLER = "go/services/multipooler/init.go"
+_ORCH = "go/services/multiorch/config/config.go"
+_PGCTLD_ROOT = "go/cmd/pgctld/command/root.go"
+_PGCTLD_SERVER = "go/cmd/pgctld/command/server.go"
+_PGCTLD_FLAGS = "go/cmd/pgctld/command/root.go:80-230"
+_PGCTLD_SERVE = "go/cmd/pgctld/command/server.go:70-114"
+_CCM = "go/cmd/multigres/command/topo/createclustermetadata.go:31-48"
+
+#: Every flag the function passes, by the binary that registers it: the flag, and where
+#: it is registered at MULTIGRES_COMMIT (docs/flags.md is generated from this table).
+FLAG_TABLE: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "common": {
-        "http_port": "--http-port",
-        "grpc_port": "--grpc-port",
-        "hostname": "--hostname",
-        "log_level": "--log-level",
-        "topo_addresses": "--topo-global-server-addresses",
-        "topo_root": "--topo-global-root",
-        "cell": "--cell",
-        "service_id": "--service-id",
-        "service_map": "--service-map",
+        "http_port": ("--http-port", f"{_SERVENV}/servenv.go:396"),
+        "grpc_port": ("--grpc-port", f"{_SERVENV}/grpc_server.go:223"),
+        "hostname": ("--hostname", f"{_SERVENV}/servenv.go:398"),
+        "log_level": ("--log-level", _LOGGING),
+        "topo_addresses": ("--topo-global-server-addresses", f"{_TOPO}:352"),
+        "topo_root": ("--topo-global-root", f"{_TOPO}:353"),
+        "cell": (
+            "--cell",
+            "go/services/{multigateway/init.go:261,"
+            " multiorch/config/config.go:173,"
+            " multipooler/init.go:127}",
+        ),
+        "service_id": (
+            "--service-id",
+            "go/services/{multigateway/init.go, multiorch/config/config.go, multipooler/init.go}",
+        ),
+        "service_map": (
+            "--service-map",
+            f"{_SERVENV}/servenv.go:181-185,401; multiadmin enables nothing by"
+            " default: go/services/multiadmin/init.go:60-77,117",
+        ),
     },
-    "multigateway": {"pg_port": "--pg-port"},
+    "multigateway": {
+        "pg_port": ("--pg-port", "go/services/multigateway/init.go:261-276"),
+    },
     "multiorch": {
-        "watch_targets": "--watch-targets",
-        "grace_period_base": "--leader-failover-grace-period-base",
-        "grace_period_max_jitter": "--leader-failover-grace-period-max-jitter",
-        "pooler_health_check_interval": "--pooler-health-check-interval",
-        "recovery_cycle_interval": "--recovery-cycle-interval",
+        "watch_targets": ("--watch-targets", f"{_ORCH}:96-125,173-233"),
+        "grace_period_base": (
+            "--leader-failover-grace-period-base",
+            f"{_ORCH}:213-218,341 (default 4s; per problem:"
+            " recovery/recovery_grace_period.go:99-116,"
+            " actions/appoint_leader.go:146-151)",
+        ),
+        "grace_period_max_jitter": (
+            "--leader-failover-grace-period-max-jitter",
+            f"{_ORCH}:219-224,342 (default 8s, clamped to 1m:"
+            " recovery/recovery_grace_period.go:28-32)",
+        ),
+        "pooler_health_check_interval": (
+            "--pooler-health-check-interval",
+            f"{_ORCH}:195-200,338 (default 5s)",
+        ),
+        "recovery_cycle_interval": (
+            "--recovery-cycle-interval",
+            f"{_ORCH}:207-212,340 (default 1s)",
+        ),
     },
     "multipooler": {
-        "database": "--database",
-        "table_group": "--table-group",
-        "shard": "--shard",
-        "pgctld_addr": "--pgctld-addr",
-        "pooler_dir": "--pooler-dir",
-        "socket_file": "--socket-file",
-        "pg_port": "--pg-port",
-        "pgbackrest_cert_file": "--pgbackrest-cert-file",
-        "pgbackrest_key_file": "--pgbackrest-key-file",
-        "pgbackrest_ca_file": "--pgbackrest-ca-file",
-        "pgbackrest_port": "--pgbackrest-port",
+        "database": ("--database", f"{_POOLER_FLAGS} (required: :385)"),
+        "table_group": ("--table-group", f"{_POOLER_FLAGS} (required: :398)"),
+        "shard": ("--shard", f"{_POOLER_FLAGS} (required: :402)"),
+        "pgctld_addr": ("--pgctld-addr", f"{_POOLER_FLAGS} (default localhost:15200)"),
+        "pooler_dir": ("--pooler-dir", _POOLER_FLAGS),
+        "socket_file": ("--socket-file", _POOLER_FLAGS),
+        "pg_port": ("--pg-port", _POOLER_FLAGS),
+        "pgbackrest_cert_file": (
+            "--pgbackrest-cert-file",
+            f"{_POOLER}:185-189,259 (default /certs/pgbackrest.crt; the client"
+            " cert of a standby backup:"
+            " internal/manager/rpc_backup.go:200-245)",
+        ),
+        "pgbackrest_key_file": ("--pgbackrest-key-file", f"{_POOLER}:190-194,260"),
+        "pgbackrest_ca_file": ("--pgbackrest-ca-file", f"{_POOLER}:195-199,261"),
+        "pgbackrest_port": (
+            "--pgbackrest-port",
+            f"{_POOLER}:200-204,262 (default 8432; advertised in the topology: init.go:425)",
+        ),
     },
     "pgctld": {
-        "pooler_dir": "--pooler-dir",
-        "grpc_port": "--grpc-port",
-        "http_port": "--http-port",
-        "pg_port": "--pg-port",
-        "pg_listen_addresses": "--pg-listen-addresses",
-        "log_level": "--log-level",
-        "pg_hba_template": "--pg-hba-template",
-        "pgbackrest_port": "--pgbackrest-port",
-        "pgbackrest_cert_dir": "--pgbackrest-cert-dir",
+        "pooler_dir": ("--pooler-dir", f"{_PGCTLD_FLAGS} (required: :282)"),
+        "grpc_port": ("--grpc-port", _PGCTLD_SERVE),
+        "http_port": ("--http-port", _PGCTLD_SERVE),
+        "pg_port": ("--pg-port", _PGCTLD_FLAGS),
+        "pg_listen_addresses": ("--pg-listen-addresses", _PGCTLD_FLAGS),
+        "log_level": ("--log-level", _LOGGING),
+        "pg_hba_template": (
+            "--pg-hba-template",
+            f"{_PGCTLD_ROOT}:125-128,219,289-297 (read at start, rendered with"
+            " text/template at initdb only:"
+            " go/services/pgctld/postgresconfig_gen.go:128-131,196-206,245-257;"
+            " built-in: config/postgres/pg_hba_template.conf)",
+        ),
+        "pgbackrest_port": (
+            "--pgbackrest-port",
+            f"{_PGCTLD_SERVER}:73-77,112 (0 = no TLS server: :356)",
+        ),
+        "pgbackrest_cert_dir": (
+            "--pgbackrest-cert-dir",
+            f"{_PGCTLD_SERVER}:78-82,113,356-369; file names:"
+            " go/common/backup/serverconfig.go:83-85",
+        ),
     },
     "createclustermetadata": {
-        "topo_address": "--global-topo-address",
-        "topo_root": "--global-topo-root",
-        "cells": "--cells",
-        "durability_policy": "--durability-policy",
-        "backup_location": "--backup-location",
+        "topo_address": ("--global-topo-address", _CCM),
+        "topo_root": ("--global-topo-root", _CCM),
+        "cells": ("--cells", _CCM),
+        "durability_policy": (
+            "--durability-policy",
+            f"{_CCM}; values: go/common/consensus/durability.go:31-39",
+        ),
+        "backup_location": ("--backup-location", _CCM),
     },
 }
+
+#: Flag names, by binary (what the builders read).
+FLAGS: Final = {b: {k: f for k, (f, _) in t.items()} for b, t in FLAG_TABLE.items()}
+
+#: Where each flag is registered, by binary (what docs/flags.md shows).
+SOURCES: Final = {b: {k: src for k, (_, src) in t.items()} for b, t in FLAG_TABLE.items()}
 
 #: Environment variables pgctld reads for initdb (Docker-postgres conventions).
 PGCTLD_ENV: Final = {
@@ -145,75 +218,6 @@ DURABILITY_POLICIES: Final = ("AT_LEAST_2", "MULTI_CELL_AT_LEAST_2")
 
 #: Log levels every Multigres server accepts.
 LOG_LEVELS: Final = ("debug", "info", "warn", "error")
-
-#: Where each flag above is registered, at MULTIGRES_COMMIT (docs/flags.md is generated
-#: from this table; paths are in github.com/multigres/multigres).
-SOURCES: Final = {
-    "common": {
-        "http_port": "go/common/servenv/servenv.go:396",
-        "grpc_port": "go/common/servenv/grpc_server.go:223",
-        "hostname": "go/common/servenv/servenv.go:398",
-        "log_level": "go/common/servenv/logging.go:129",
-        "topo_addresses": "go/common/topoclient/store.go:352",
-        "topo_root": "go/common/topoclient/store.go:353",
-        "cell": "go/services/{multigateway/init.go:261, multiorch/config/config.go:173, "
-        "multipooler/init.go:127}",
-        "service_id": "go/services/{multigateway/init.go, multiorch/config/config.go, "
-        "multipooler/init.go}",
-        "service_map": "go/common/servenv/servenv.go:181-185,401; multiadmin enables nothing "
-        "by default: go/services/multiadmin/init.go:60-77,117",
-    },
-    "multigateway": {"pg_port": "go/services/multigateway/init.go:261-276"},
-    "multiorch": {
-        "watch_targets": "go/services/multiorch/config/config.go:96-125,173-233",
-        "grace_period_base": "go/services/multiorch/config/config.go:213-218,341 (default 4s; "
-        "per problem: recovery/recovery_grace_period.go:99-116, actions/appoint_leader.go:146-151)",
-        "grace_period_max_jitter": "go/services/multiorch/config/config.go:219-224,342 "
-        "(default 8s, clamped to 1m: recovery/recovery_grace_period.go:28-32)",
-        "pooler_health_check_interval": "go/services/multiorch/config/config.go:195-200,338 "
-        "(default 5s)",
-        "recovery_cycle_interval": "go/services/multiorch/config/config.go:207-212,340 "
-        "(default 1s)",
-    },
-    "multipooler": {
-        "database": "go/services/multipooler/init.go:127-225 (required: :385)",
-        "table_group": "go/services/multipooler/init.go:127-225 (required: :398)",
-        "shard": "go/services/multipooler/init.go:127-225 (required: :402)",
-        "pgctld_addr": "go/services/multipooler/init.go:127-225 (default localhost:15200)",
-        "pooler_dir": "go/services/multipooler/init.go:127-225",
-        "socket_file": "go/services/multipooler/init.go:127-225",
-        "pg_port": "go/services/multipooler/init.go:127-225",
-        "pgbackrest_cert_file": "go/services/multipooler/init.go:185-189,259 "
-        "(default /certs/pgbackrest.crt; the client cert of a standby backup: "
-        "internal/manager/rpc_backup.go:200-245)",
-        "pgbackrest_key_file": "go/services/multipooler/init.go:190-194,260",
-        "pgbackrest_ca_file": "go/services/multipooler/init.go:195-199,261",
-        "pgbackrest_port": "go/services/multipooler/init.go:200-204,262 (default 8432; "
-        "advertised in the topology: init.go:425)",
-    },
-    "pgctld": {
-        "pooler_dir": "go/cmd/pgctld/command/root.go:80-230 (required: :282)",
-        "grpc_port": "go/cmd/pgctld/command/server.go:70-114",
-        "http_port": "go/cmd/pgctld/command/server.go:70-114",
-        "pg_port": "go/cmd/pgctld/command/root.go:80-230",
-        "pg_listen_addresses": "go/cmd/pgctld/command/root.go:80-230",
-        "log_level": "go/common/servenv/logging.go:129",
-        "pg_hba_template": "go/cmd/pgctld/command/root.go:125-128,219,289-297 (read at start, "
-        "rendered with text/template at initdb only: go/services/pgctld/postgresconfig_gen.go:"
-        "128-131,196-206,245-257; built-in: config/postgres/pg_hba_template.conf)",
-        "pgbackrest_port": "go/cmd/pgctld/command/server.go:73-77,112 (0 = no TLS server: :356)",
-        "pgbackrest_cert_dir": "go/cmd/pgctld/command/server.go:78-82,113,356-369; file names: "
-        "go/common/backup/serverconfig.go:83-85",
-    },
-    "createclustermetadata": {
-        "topo_address": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-        "topo_root": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-        "cells": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-        "durability_policy": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48; "
-        "values: go/common/consensus/durability.go:31-39",
-        "backup_location": "go/cmd/multigres/command/topo/createclustermetadata.go:31-48",
-    },
-}
 
 #: Environment variables, with the file that reads them.
 ENV_SOURCES: Final = {

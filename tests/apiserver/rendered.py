@@ -74,8 +74,8 @@ def generated_xrs(seeded: int = 4) -> list[tuple[str, Obj]]:
             ),
         ),
         (
-            "zero-gateways",
-            _xr("zero", {"multigateway": {"replicas": 0}}),
+            "one-gateway",
+            _xr("one", {"multigateway": {"replicas": 1}}),
         ),
         (
             "longest-names",
@@ -112,7 +112,7 @@ def generated_xrs(seeded: int = 4) -> list[tuple[str, Obj]]:
             "cells": [{"name": f"cell{j}"} for j in range(n_cells)],
             "etcd": {"replicas": rng.choice([1, 3, 5])},
             "multigateway": {
-                "replicas": rng.randint(0, 5),
+                "replicas": max(1, rng.randint(0, 5)),  # at least one gateway
                 "autoscaling": _autoscaling(rng.random() < 0.5, 1, rng.randint(1, 10)),
             },
             "multiorch": {

@@ -1,0 +1,209 @@
+"""Per-call instrumentation of RunFunction: a span, metrics, one log line, in-flight count.
+
+What the SDK's runtime.serve does not do: it serves the runner bare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
+import crossplane.function.proto.v1.run_function_pb2_grpc as grpcv1
+import grpc
+from crossplane.function import logging as fnlogging
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from function.telemetry import SERVICE, Metrics
+
+
+def xr_identity(req: fnv1.RunFunctionRequest) -> tuple[str, str, int | None]:
+    """Return the observed XR's name, namespace and generation without mutating req.
+
+    Read with ``.get`` because bracket access on protobuf maps inserts missing keys.
+    """
+    meta = req.observed.composite.resource.fields.get("metadata")
+    if meta is None or meta.WhichOneof("kind") != "struct_value":
+        return "", "", None
+    fields = meta.struct_value.fields
+    name = fields.get("name")
+    namespace = fields.get("namespace")
+    generation = fields.get("generation")
+    return (
+        name.string_value if name is not None else "",
+        namespace.string_value if namespace is not None else "",
+        int(generation.number_value)
+        if generation is not None and generation.WhichOneof("kind") == "number_value"
+        else None,
+    )
+
+
+def has_fatal(rsp: fnv1.RunFunctionResponse) -> bool:
+    """Report whether the response aborts the pipeline (a Fatal result)."""
+    return any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    """Text invocation metadata as a dict, so W3C trace context can be extracted."""
+    carrier: dict[str, str] = {}
+    for item in context.invocation_metadata() or ():
+        key, value = item[0], item[1]
+        if isinstance(value, str):
+            carrier[key] = value
+    return carrier
+
+
+class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
+    """Wraps a runner with a span, metrics, one log line per call and an expired-deadline check.
+
+    It also counts in-flight calls so shutdown can tell when draining is done.
+    """
+
+    def __init__(
+        self,
+        wrapped: grpcv1.FunctionRunnerServiceServicer,
+        metrics: Metrics,
+        *,
+        tracer: trace.Tracer | None = None,
+        debug: bool = False,
+    ) -> None:
+        """Wrap ``wrapped``; ``debug`` adds per-call details to the debug log."""
+        self._wrapped = wrapped
+        self._metrics = metrics
+        self._tracer = tracer or trace.get_tracer(SERVICE)
+        self._debug = debug
+        self._log = fnlogging.get_logger()
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Calls currently being handled."""
+        return self._in_flight
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            if self._in_flight == 0:
+                self._idle.set()
+        return self._idle
+
+    async def wait_idle(self) -> None:
+        """Return once no call is in flight."""
+        await self._idle_event().wait()
+
+    def _enter(self) -> None:
+        self._in_flight += 1
+        self._metrics.in_flight.inc()
+        self._idle_event().clear()
+
+    def _exit(self) -> None:
+        self._in_flight -= 1
+        self._metrics.in_flight.dec()
+        if self._in_flight == 0:
+            self._idle_event().set()
+
+    async def RunFunction(
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
+    ) -> fnv1.RunFunctionResponse:
+        """Run the wrapped function inside a span, timing and counting the call."""
+        name, namespace, generation = xr_identity(req)
+        attributes: dict[str, Any] = {
+            "rpc.system": "grpc",
+            "rpc.method": "RunFunction",
+            "multigres.xr.name": name,
+            "multigres.xr.namespace": namespace,
+        }
+        if generation is not None:
+            attributes["multigres.xr.generation"] = generation
+        outcome = "error"
+        rsp: fnv1.RunFunctionResponse | None = None
+        error: BaseException | None = None
+        start = time.perf_counter()
+        self._enter()
+        with self._tracer.start_as_current_span(
+            "RunFunction",
+            context=propagate.extract(_metadata(context)),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        ) as span:
+            try:
+                rsp = await self._call(req, context)
+                outcome = "fatal" if has_fatal(rsp) else "ok"
+                return rsp
+            except BaseException as exc:  # CancelledError too: count it, then re-raise
+                error = exc
+                raise
+            finally:
+                duration = time.perf_counter() - start
+                self._exit()
+                self._record(span, outcome, duration, rsp, error, name, namespace, req)
+
+    async def _call(
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
+    ) -> fnv1.RunFunctionResponse:
+        """Call the wrapped runner, unless the caller's deadline has already passed.
+
+        Nothing bounds the call once it runs: `fn.run` is synchronous and cannot be
+        interrupted, and the caller's own deadline already ends its wait.
+        """
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            await context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "deadline exceeded before the function started",
+            )
+        rsp: fnv1.RunFunctionResponse = await self._wrapped.RunFunction(req, context)
+        return rsp
+
+    def _record(
+        self,
+        span: trace.Span,
+        outcome: str,
+        duration: float,
+        rsp: fnv1.RunFunctionResponse | None,
+        error: BaseException | None,
+        name: str,
+        namespace: str,
+        req: fnv1.RunFunctionRequest,
+    ) -> None:
+        m = self._metrics
+        m.runs.labels(outcome=outcome).inc()
+        m.duration.observe(duration)
+        composed = len(rsp.desired.resources) if rsp is not None else 0
+        if rsp is not None:
+            m.composed.observe(composed)
+        span.set_attribute("multigres.outcome", outcome)
+        fields: dict[str, Any] = {
+            "xr_name": name,
+            "xr_namespace": namespace,
+            "outcome": outcome,
+            "duration_ms": round(duration * 1000, 3),
+            "composed_objects": composed,
+            "tag": req.meta.tag,
+        }
+        if outcome == "fatal" and rsp is not None:
+            span.set_status(Status(StatusCode.ERROR, "function returned a Fatal result"))
+            fields["fatal"] = "; ".join(
+                r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL
+            )
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            fields["error"] = f"{type(error).__name__}: {error}"
+            self._log.error("RunFunction", **fields)
+        else:
+            self._log.info("RunFunction", **fields)
+        if self._debug and rsp is not None:
+            self._log.debug(
+                "RunFunction details",
+                observed=sorted(req.observed.resources.keys()),
+                desired=sorted(rsp.desired.resources.keys()),
+                results=[
+                    {"severity": fnv1.Severity.Name(r.severity), "message": r.message}
+                    for r in rsp.results
+                ],
+                conditions=[c.type for c in rsp.conditions],
+            )
