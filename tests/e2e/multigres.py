@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from function.defaults.upstream import IMAGES, PATHS
+from hack.e2e.cluster.run import ClusterError
 from tests.e2e.kube import Kube
 from tests.e2e.render import ROOT, composed
 
@@ -57,6 +58,33 @@ class Demo:
         return self.kube.wait_pods_ready(
             self.ns, self.selector(), self.expected_pods(objs), timeout
         )
+
+    def wait_rolled(self, objs: list[dict[str, Any]], timeout: float = 420) -> None:
+        """Every StatefulSet and Deployment of `objs` rolled out, then a write commits."""
+        deadline = time.monotonic() + timeout
+        for o in objs:
+            if o["kind"] in ("StatefulSet", "Deployment"):
+                left = max(deadline - time.monotonic(), 1)
+                ref = f"{o['kind'].lower()}/{o['metadata']['name']}"
+                try:
+                    self.kube.kubectl(
+                        "rollout",
+                        "status",
+                        "-n",
+                        self.ns,
+                        ref,
+                        f"--timeout={left:.0f}s",
+                        timeout=left + 10,
+                    )
+                except ClusterError as e:
+                    raise AssertionError(
+                        f"{ref} did not roll out: {e}\n{self.kube.describe_failure(self.ns, self.selector())}"
+                    ) from e
+        self.wait_writable(max(deadline - time.monotonic(), 60))
+
+    def wait_writable(self, timeout: float = 120) -> float:
+        return self.kube.wait_for("a committed write through the gateway", lambda: self.sql("select 1") == "1\n",
+                                  timeout, self.ns, self.selector())  # fmt: skip
 
     def delete_all(self, keep_pvcs: bool = True) -> None:
         kinds = "statefulsets,deployments,jobs,services,poddisruptionbudgets,serviceaccounts,configmaps,horizontalpodautoscalers"
@@ -119,7 +147,7 @@ class Demo:
                                 "securityContext": restricted,
                                 "env": [
                                     {"name": "PGPASSWORD", "value": self.password},
-                                    {"name": "PGCONNECT_TIMEOUT", "value": "3"},
+                                    {"name": "PGCONNECT_TIMEOUT", "value": "10"},
                                 ],
                                 "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                             }

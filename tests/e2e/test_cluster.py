@@ -174,38 +174,12 @@ def test_rolling_update_loses_no_write(demo: Demo, results: dict[str, Any], tmp_
 
 
 def test_scale_gateways(demo: Demo, tmp_path: Path) -> None:
-    demo.apply(variant(tmp_path, podAnnotations=ROLLOUT, multigateway={"replicas": 3}))
+    demo.wait_rolled(
+        demo.apply(variant(tmp_path, podAnnotations=ROLLOUT, multigateway={"replicas": 3}))
+    )
     demo.kube.wait_pods_ready(demo.ns, demo.selector("multigateway"), 3, 120)
     for _ in range(6):  # new connections spread over the gateways: each must serve
         assert demo.sql("select 1").strip() == "1"
-
-
-def test_add_a_cell(demo: Demo, tmp_path: Path) -> None:
-    cells = [{"name": "zone1"}, {"name": "zone2"}]
-    # Six Postgres instances on a 2-CPU node: the user asks for smaller CPU requests
-    # (this also rolls zone1's poolers), and one gateway per cell.
-    small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
-    pooler = {"resources": {"multipooler": small, "postgres": small}}
-    demo.apply(
-        variant(
-            tmp_path,
-            podAnnotations=ROLLOUT,
-            cells=cells,
-            multigateway={"replicas": 1},
-            multipooler=pooler,
-        )
-    )
-    sel = f"{demo.selector('multipooler')},multigres.com/cell=zone2"
-    # Pooler readiness means primary or streaming standby: Ready is "joined".
-    demo.kube.wait_pods_ready(demo.ns, sel, 3, 300)
-    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
-    demo.sql("insert into e2e_smoke values ('c', 3) on conflict (k) do nothing")
-    pod = f"{demo.name}-zone2-pooler-0"
-
-    def has_row() -> bool:
-        return demo.local_sql(pod, "select count(*) from e2e_smoke where k = 'c'").strip() == "1"
-
-    demo.kube.wait_for(f"the new row on {pod}", has_row, 60, demo.ns, sel)
 
 
 def test_standby_backup_through_multiadmin(demo: Demo, results: dict[str, Any]) -> None:
@@ -234,6 +208,36 @@ def test_delete_and_recreate_keeps_rows(demo: Demo, results: dict[str, Any]) -> 
     )
     objs = demo.apply(MINIMAL)
     demo.wait_ready(objs, timeout=300)
+    demo.wait_rolled(objs)
     demo.kube.wait_for("SQL after re-creation", lambda: demo.sql("select k, v from e2e_smoke order by k") == rows,
                        240, demo.ns, demo.selector())  # fmt: skip
     results["recreate_rows_kept"] = True
+
+
+def test_add_a_cell(demo: Demo, tmp_path: Path) -> None:
+    cells = [{"name": "zone1"}, {"name": "zone2"}]
+    # Six Postgres instances on a 2-CPU node: the user first asks for smaller CPU requests
+    # and one gateway per cell (a rollout of zone1), then adds the cell. Last in the file:
+    # it changes the most.
+    small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    pooler = {"resources": {"multipooler": small, "postgres": small}}
+    demo.apply(
+        variant(
+            tmp_path,
+            podAnnotations=ROLLOUT,
+            cells=cells,
+            multigateway={"replicas": 1},
+            multipooler=pooler,
+        )
+    )
+    sel = f"{demo.selector('multipooler')},multigres.com/cell=zone2"
+    # Pooler readiness means primary or streaming standby: Ready is "joined".
+    demo.kube.wait_pods_ready(demo.ns, sel, 3, 300)
+    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
+    demo.sql("insert into e2e_smoke values ('c', 3) on conflict (k) do nothing")
+    pod = f"{demo.name}-zone2-pooler-0"
+
+    def has_row() -> bool:
+        return demo.local_sql(pod, "select count(*) from e2e_smoke where k = 'c'").strip() == "1"
+
+    demo.kube.wait_for(f"the new row on {pod}", has_row, 60, demo.ns, sel)
