@@ -18,7 +18,7 @@ CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
 # applied on its own, docs/operations.md#install), render-only and invalid examples.
 XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e
+.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -84,7 +84,10 @@ cluster-down: ## stop it and remove every trace of it from the host
 	python3 -m hack.e2e.cluster down
 
 e2e: e2e-install ## the e2e tier: bring the node up, run tests/e2e/, tear it down [E2E_KEEP=1 keeps it up]
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
+
+e2e-pending: e2e-install ## the e2e scenarios that fail today (marked pending), on their own cluster
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
 
 bench: venv ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full
