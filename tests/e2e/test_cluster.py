@@ -224,8 +224,10 @@ def test_delete_and_recreate_keeps_rows(demo: Demo, results: dict[str, Any]) -> 
     results["recreate_rows_kept"] = True
 
 
-@pytest.mark.pending(reason="zone2's standbys stayed 'server starting' for 300 s (SetPrimary "
-                     "deadline exceeded, PoolerNotInCohort); not yet diagnosed: `make e2e-pending`")
+@pytest.mark.pending(
+    reason="zone2's standbys stayed 'server starting' for 300 s (SetPrimary "
+    "deadline exceeded, PoolerNotInCohort); not yet diagnosed: `make e2e-pending`"
+)
 def test_add_a_cell(demo: Demo, tmp_path: Path) -> None:
     cells = [{"name": "zone1"}, {"name": "zone2"}]
     # Six Postgres instances on a 2-CPU node: the user first asks for smaller CPU requests
