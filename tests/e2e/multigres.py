@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from function.defaults.upstream import IMAGES, PATHS
+from hack.e2e.cluster.run import ClusterError
 from tests.e2e.kube import Kube
 from tests.e2e.render import ROOT, composed
 
@@ -57,6 +58,33 @@ class Demo:
         return self.kube.wait_pods_ready(
             self.ns, self.selector(), self.expected_pods(objs), timeout
         )
+
+    def wait_rolled(self, objs: list[dict[str, Any]], timeout: float = 420) -> None:
+        """Every StatefulSet and Deployment of `objs` rolled out, then a write commits."""
+        deadline = time.monotonic() + timeout
+        for o in objs:
+            if o["kind"] in ("StatefulSet", "Deployment"):
+                left = max(deadline - time.monotonic(), 1)
+                ref = f"{o['kind'].lower()}/{o['metadata']['name']}"
+                try:
+                    self.kube.kubectl(
+                        "rollout",
+                        "status",
+                        "-n",
+                        self.ns,
+                        ref,
+                        f"--timeout={left:.0f}s",
+                        timeout=left + 10,
+                    )
+                except ClusterError as e:
+                    raise AssertionError(
+                        f"{ref} did not roll out: {e}\n{self.kube.describe_failure(self.ns, self.selector())}"
+                    ) from e
+        self.wait_writable(max(deadline - time.monotonic(), 60))
+
+    def wait_writable(self, timeout: float = 120) -> float:
+        return self.kube.wait_for("a committed write through the gateway", lambda: self.sql("select 1") == "1\n",
+                                  timeout, self.ns, self.selector())  # fmt: skip
 
     def delete_all(self, keep_pvcs: bool = True) -> None:
         kinds = "statefulsets,deployments,jobs,services,poddisruptionbudgets,serviceaccounts,configmaps,horizontalpodautoscalers"
@@ -119,7 +147,7 @@ class Demo:
                                 "securityContext": restricted,
                                 "env": [
                                     {"name": "PGPASSWORD", "value": self.password},
-                                    {"name": "PGCONNECT_TIMEOUT", "value": "3"},
+                                    {"name": "PGCONNECT_TIMEOUT", "value": "10"},
                                 ],
                                 "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                             }
@@ -175,20 +203,27 @@ class Demo:
 
     # --- the writer -------------------------------------------------------------------------
     def start_writer(self, table: str, seconds: int) -> None:
-        """Insert 1, 2, 3, ... every 100 ms for `seconds`, logging each acknowledged id."""
+        """Insert 1, 2, 3, ... every 100 ms for up to `seconds` (or until `stop_writer`),
+        logging each acknowledged id with its time, and each failure with its time."""
         script = f"""
-rm -f {WRITER_LOG} /tmp/writer.done /tmp/writer.err
+rm -f {WRITER_LOG} /tmp/writer.done /tmp/writer.err /tmp/writer.stop
 i=0; end=$((SECONDS+{seconds}))
-while [ $SECONDS -lt $end ]; do
+while [ $SECONDS -lt $end ] && [ ! -e /tmp/writer.stop ]; do
   i=$((i+1))
-  if psql -h {self.gateway} -p 5432 -U postgres -d postgres -qAt -c "insert into {table}(id) values ($i)" >/dev/null 2>>/tmp/writer.err
-  then echo "$i $(date +%s.%N)" >> {WRITER_LOG}; fi
+  if out=$(psql -h {self.gateway} -p 5432 -U postgres -d postgres -qAt \\
+      -c "insert into {table}(id) values ($i)" 2>&1)
+  then echo "$i $(date +%s.%N)" >> {WRITER_LOG}
+  else echo "$i $(date +%s.%N) $out" | head -1 >> /tmp/writer.err; fi
   sleep 0.1
 done
 echo done > /tmp/writer.done
 """
         self.kube.exec(self.ns, CLIENT, "bash", "-c", "cat > /tmp/writer.sh", input=script)
         self.kube.exec(self.ns, CLIENT, "bash", "-c", "nohup bash /tmp/writer.sh >/dev/null 2>&1 &")
+
+    def stop_writer(self, timeout: float = 60) -> None:
+        self.kube.exec(self.ns, CLIENT, "touch", "/tmp/writer.stop")
+        self.kube.wait_for("the writer to stop", self.writer_done, timeout, self.ns)
 
     def acked(self) -> list[tuple[int, float]]:
         out = self.kube.exec(self.ns, CLIENT, "bash", "-c", f"cat {WRITER_LOG} 2>/dev/null || true")

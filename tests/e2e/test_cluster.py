@@ -8,9 +8,11 @@ order on one cluster: apply, then the failovers, each starting from a healthy cl
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from function.defaults.upstream import MULTIGRES_COMMIT
 from tests.e2e.kube import Kube
@@ -19,6 +21,8 @@ from tests.e2e.render import ROOT
 
 MINIMAL = ROOT / "examples" / "minimal.yaml"
 TABLE = "e2e_writes"
+#: The edit that rolls every workload; later edits keep it, so they roll nothing else.
+ROLLOUT = {"e2e.multigres.com/rollout": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +126,118 @@ def test_failover_pod_deleted(demo: Demo, results: dict[str, Any]) -> None:
 
 def test_failover_postgres_killed(demo: Demo, results: dict[str, Any]) -> None:
     failover(demo, results, "failover_postgres_killed", "postgres")
+
+
+def variant(tmp_path: Path, **spec: Any) -> Path:
+    """examples/minimal.yaml with `spec` fields changed, as a user edits their XR."""
+    xr = yaml.safe_load(MINIMAL.read_text())
+    xr["spec"].update(spec)
+    out = tmp_path / "xr.yaml"
+    out.write_text(yaml.safe_dump(xr))
+    return out
+
+
+def test_rolling_update_loses_no_write(demo: Demo, results: dict[str, Any], tmp_path: Path) -> None:
+    sts = f"{demo.name}-zone1-pooler"
+    before = demo.kube.get("statefulset", sts, demo.ns)["status"]["updateRevision"]
+    demo.start_writer(TABLE, seconds=400)
+    demo.kube.wait_for(
+        "the writer's first acknowledged writes", lambda: len(demo.acked()) >= 20, 60, demo.ns
+    )
+    demo.apply(variant(tmp_path, podAnnotations=ROLLOUT))
+    primaries: list[str] = []
+
+    def rolled() -> bool:
+        p = demo.primary()
+        if p and (not primaries or primaries[-1] != p):
+            primaries.append(p)
+        st = demo.kube.get("statefulset", sts, demo.ns)["status"]
+        done = st["updateRevision"] != before and st.get("updatedReplicas") == st["replicas"]
+        return bool(
+            done
+            and st.get("readyReplicas") == st["replicas"]
+            and st["currentRevision"] == st["updateRevision"]
+        )
+
+    demo.kube.wait_for(f"statefulset {sts} rolled out", rolled, 420, demo.ns, demo.selector())
+    time.sleep(5)  # writes after the last pod came back
+    demo.stop_writer()
+    acked = demo.acked()
+    present = {int(x) for x in demo.sql(f"select id from {TABLE}").split()}
+    lost = sorted(i for i, _ in acked if i not in present)
+    results["rollout_failovers"] = max(len(primaries) - 1, 0)
+    results["rollout_lost_writes"] = len(lost)
+    results["rollout_acknowledged_writes"] = len(acked)
+    results["rollout_max_gap_s"] = round(max_gap(acked, 0), 1)
+    assert not lost, f"{len(lost)} acknowledged writes lost in the rollout: {lost[:20]}"
+    demo.sql(f"truncate {TABLE}")
+
+
+def test_scale_gateways(demo: Demo, tmp_path: Path) -> None:
+    demo.wait_rolled(
+        demo.apply(variant(tmp_path, podAnnotations=ROLLOUT, multigateway={"replicas": 3}))
+    )
+    demo.kube.wait_pods_ready(demo.ns, demo.selector("multigateway"), 3, 120)
+    for _ in range(6):  # new connections spread over the gateways: each must serve
+        assert demo.sql("select 1").strip() == "1"
+
+
+def test_standby_backup_through_multiadmin(demo: Demo, results: dict[str, Any]) -> None:
+    admin = demo.kube.pods(demo.ns, demo.selector("multiadmin"))[0]["metadata"]["name"]
+    server = f"{demo.name}-multiadmin.{demo.ns}.svc:18070"
+    t0 = time.monotonic()
+    out = demo.kube.exec(demo.ns, admin, "multigres", "cluster", "backup", "--admin-server", server,
+                         "--type", "full", timeout=600)  # fmt: skip
+    results["backup_s"] = round(time.monotonic() - t0, 1)
+    listed = demo.kube.exec(
+        demo.ns, admin, "multigres", "cluster", "list-backups", "--admin-server", server
+    )
+    assert listed.strip(), f"no backup listed after: {out}"
+
+
+def test_delete_and_recreate_keeps_rows(demo: Demo, results: dict[str, Any]) -> None:
+    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
+    demo.sql("insert into e2e_smoke values ('r', 9) on conflict (k) do nothing")
+    rows = demo.sql("select k, v from e2e_smoke order by k")
+    assert "r|9" in rows
+    demo.delete_all(keep_pvcs=True)
+    pvcs = [p["metadata"]["name"] for p in demo.kube.get("pvc", ns=demo.ns)["items"]]
+    assert any(n.startswith("pgdata-") for n in pvcs), f"data PVCs were deleted: {pvcs}"
+    demo.kube.wait_for(
+        "every pod of the cluster gone", lambda: not demo.kube.pods(demo.ns, demo.selector()), 180
+    )
+    objs = demo.apply(MINIMAL)
+    demo.wait_ready(objs, timeout=300)
+    demo.wait_rolled(objs)
+    demo.kube.wait_for("SQL after re-creation", lambda: demo.sql("select k, v from e2e_smoke order by k") == rows,
+                       240, demo.ns, demo.selector())  # fmt: skip
+    results["recreate_rows_kept"] = True
+
+
+def test_add_a_cell(demo: Demo, tmp_path: Path) -> None:
+    cells = [{"name": "zone1"}, {"name": "zone2"}]
+    # Six Postgres instances on a 2-CPU node: the user first asks for smaller CPU requests
+    # and one gateway per cell (a rollout of zone1), then adds the cell. Last in the file:
+    # it changes the most.
+    small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    pooler = {"resources": {"multipooler": small, "postgres": small}}
+    demo.apply(
+        variant(
+            tmp_path,
+            podAnnotations=ROLLOUT,
+            cells=cells,
+            multigateway={"replicas": 1},
+            multipooler=pooler,
+        )
+    )
+    sel = f"{demo.selector('multipooler')},multigres.com/cell=zone2"
+    # Pooler readiness means primary or streaming standby: Ready is "joined".
+    demo.kube.wait_pods_ready(demo.ns, sel, 3, 300)
+    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
+    demo.sql("insert into e2e_smoke values ('c', 3) on conflict (k) do nothing")
+    pod = f"{demo.name}-zone2-pooler-0"
+
+    def has_row() -> bool:
+        return demo.local_sql(pod, "select count(*) from e2e_smoke where k = 'c'").strip() == "1"
+
+    demo.kube.wait_for(f"the new row on {pod}", has_row, 60, demo.ns, sel)

@@ -53,7 +53,10 @@ class Cluster:
         cmd = self.in_node(
             str(self.lay.k8s_bin / "kubectl"), f"--kubeconfig={self.lay.kubeconfig}", *args
         )
-        r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        try:
+            r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise ClusterError(f"kubectl {' '.join(args)} did not finish in {timeout:.0f}s") from e
         if check and r.returncode:
             raise ClusterError(
                 f"kubectl {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}"
