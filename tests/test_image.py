@@ -176,7 +176,7 @@ def test_dockerfile_config_is_what_make_image_sets() -> None:
     assert docker_labels()["org.opencontainers.image.version"] == PYPROJECT["project"]["version"]
     build = (IMAGE_DIR / "build.sh").read_text()
     for flag in ('--user "${IMAGE_USER}"', '--env "PATH=${IMAGE_PATH}"', "--env LANG=C.UTF-8",
-                 '--entrypoint "${IMAGE_ENTRYPOINT}"'):  # fmt: skip
+                 '--entrypoint "[\\"${IMAGE_ENTRYPOINT}\\"]"'):  # fmt: skip
         assert flag in build, flag
     for key, value in docker_labels().items():
         assert f"{key}={value}" in build.replace("${VERSION}", PYPROJECT["project"]["version"])

@@ -109,7 +109,7 @@ else
         --user "${IMAGE_USER}" --env "PATH=${IMAGE_PATH}" --env LANG=C.UTF-8 \
         --label "org.opencontainers.image.source=https://github.com/function-multigres/function-multigres" \
         --label "org.opencontainers.image.version=${VERSION}" \
-        --entrypoint "${IMAGE_ENTRYPOINT}")"
+        --entrypoint "[\"${IMAGE_ENTRYPOINT}\"]")"
   mv "${IMAGE}.tmp" "${IMAGE}"
   echo "${id}" > "${IMAGE}.id"
   log "  layers: $(sed -n 's/.*"diff_ids":\[\([^]]*\)\].*/\1/p' < <(tar -xOf "${IMAGE}" "${id}.json") | tr -d '"')"
