@@ -125,10 +125,22 @@ def summarize(
     status["phase"], status["message"] = phase, message
 
     report = Report(status=status)
+    # The condition names what is not ready, without the per-resource detail (replica
+    # counts) that status.message gives: Crossplane writes conditions in a second status
+    # update, so a message that changed with every pod made each pod transition cost two
+    # XR watch events instead of one (the XR's own events count against Crossplane's watch
+    # circuit breaker too; docs/operations.md#circuit-breaker).
     report.conditions.append(
         Cond("ComponentsReady", "True", "AllReady", message)
         if not not_ready
-        else Cond("ComponentsReady", "False", "NotAllReady", message)
+        else Cond(
+            "ComponentsReady",
+            "False",
+            "NotAllReady",
+            f"{len(not_ready)}/{len(verdicts)} not ready: "
+            + ", ".join(sorted(k for k, (ok, _) in verdicts.items() if not ok))
+            + " (status.message says why)",
+        )
     )
     report.conditions.append(
         Cond("TopologyRegistered", "True", "JobComplete", "cells and database registered in etcd")
