@@ -32,6 +32,12 @@ tracer = trace.get_tracer("function-multigres")
 TTL_PROGRESSING = datetime.timedelta(seconds=10)
 TTL_HEALTHY = datetime.timedelta(seconds=60)
 PASSWORD_REQUIREMENT = "postgres-password-secret"
+#: Asked for only with a ReadWriteOnce backup volume (see `_rwo_backup_blocked`): the
+#: nodes, and when there are several, the pooler pods, so the warning about the volume
+#: fires only when it is what keeps a pooler from starting. Crossplane fetches required
+#: resources on each reconcile and does not watch them (no extra watch events).
+NODES_REQUIREMENT = "cluster-nodes"
+POOLER_PODS_REQUIREMENT = "pooler-pods"
 
 Obj = dict[str, Any]
 
@@ -126,6 +132,7 @@ class Composed:
     report: Report
     warnings: list[str] = field(default_factory=list)
     conditions: list[Cond] = field(default_factory=list)
+    required: dict[str, list[Obj]] = field(default_factory=dict)
 
 
 def _want(obj: Obj, hpa: int | None) -> int | None:
@@ -218,9 +225,12 @@ def compose(
     observed: dict[str, Obj] | None = None,
     secret: tuple[bool, list[Obj]] | None = None,
     built: Built | None = None,
+    required: dict[str, list[Obj]] | None = None,
 ) -> Composed:
-    """Pure core of RunFunction. `secret` is (resolved?, items) of the password requirement."""
+    """Pure core of RunFunction. `secret` is (resolved?, items) of the password requirement;
+    `required` the other required resources Crossplane sent (name -> items)."""
     observed = observed or {}
+    required = required or {}
     if built is None:
         with tracer.start_as_current_span("parse"):
             cluster = resolve(xr, raw_input)
@@ -243,12 +253,12 @@ def compose(
         generation = int((xr.get("metadata") or {}).get("generation") or 0)
         report = summarize(cluster, objects, observed, verdicts, wants, previous, generation)
         kept_cond, kept_warnings = kept_conditions(kept)
-        composed = Composed(cluster, objects, verdicts, report)
+        composed = Composed(cluster, objects, verdicts, report, required=required)
         composed.conditions = [*report.conditions, kept_cond, _secret_condition(cluster, secret)]
         composed.warnings = [
             *kept_warnings,
             *report.warnings,
-            *_advice(cluster, observed),
+            *_advice(cluster, observed, required),
         ]
         if composed.conditions[-1].status == "False" and secret is not None and secret[0]:
             composed.warnings.append(composed.conditions[-1].message)
@@ -282,36 +292,68 @@ def _secret_condition(c: Cluster, secret: tuple[bool, list[Obj]] | None) -> Cond
     return Cond("PasswordSecretReady", "True", "Found", f"{where} found")
 
 
-def _pods_not_ready(sts: Obj | None) -> bool:
-    """The StatefulSet has created pods that are not ready (as far as its status tells)."""
-    st = (sts or {}).get("status") or {}
-    return int(st.get("replicas") or 0) > int(st.get("readyReplicas") or 0)
+def shared_rwo_backup(c: Cluster) -> bool:
+    """The composed backup volume is not ReadWriteMany, yet every pooler mounts it."""
+    b = c.spec.backup
+    return not b.existing_claim and "ReadWriteMany" not in b.storage.access_modes
 
 
-def _advice(c: Cluster, observed: dict[str, Obj]) -> list[str]:
-    """Warnings about valid but risky choices, and likely causes of a stall."""
+def _rwo_backup_blocked(c: Cluster, required: dict[str, list[Obj]]) -> str:
+    """Why a ReadWriteOnce backup volume is keeping poolers from starting, or "".
+
+    Only with evidence, because a pooler that is not ready yet is the normal state of
+    every start: more than one node, and a pooler pod that cannot start (pending, or its
+    containers still being created) on another node than a running pooler that has the
+    volume attached, or one the scheduler refuses for a volume node affinity conflict.
+    On one node, or before Crossplane has sent the nodes and pods, nothing is said.
+    """
+    nodes = required.get(NODES_REQUIREMENT)
+    pods = required.get(POOLER_PODS_REQUIREMENT)
+    if not nodes or len(nodes) < 2 or not pods:
+        return ""
+    holders = sorted(
+        {
+            (p.get("spec") or {}).get("nodeName", "")
+            for p in pods
+            if (p.get("status") or {}).get("phase") == "Running"
+        }
+        - {""}
+    )
+    stuck = []
+    for p in pods:
+        st, spec = p.get("status") or {}, p.get("spec") or {}
+        name, node = (p.get("metadata") or {}).get("name", "?"), spec.get("nodeName")
+        if st.get("phase") != "Pending":
+            continue
+        unschedulable = [
+            c.get("message") or ""
+            for c in st.get("conditions") or []
+            if c.get("type") == "PodScheduled" and c.get("status") == "False"
+        ]
+        if any("volume node affinity conflict" in m for m in unschedulable):
+            stuck.append(f"{name} (unschedulable: volume node affinity conflict)")
+        elif node and holders and node not in holders:
+            stuck.append(f"{name} (on node {node}, the volume is attached on {', '.join(holders)})")
+    if not stuck:
+        return ""
+    return (
+        f"poolers cannot start: {'; '.join(sorted(stuck))}. Every pooler mounts the backup "
+        f"volume, which is {'/'.join(c.spec.backup.storage.access_modes)}, so pods on other "
+        "nodes can not attach it. Use ReadWriteMany storage (spec.backup.storage) or an "
+        "existing RWX claim (spec.backup.existingClaim) on multi-node clusters"
+    )
+
+
+def _advice(c: Cluster, observed: dict[str, Obj], required: dict[str, list[Obj]]) -> list[str]:
+    """Warnings about valid but risky choices, and causes of a stall that are seen."""
     out = []
     if c.spec.multipooler.autoscaling.enabled:
         out.append(
             "multipooler autoscaling is on: scale-down removes the highest ordinal pod, "
             "which may be the primary (a failover follows)"
         )
-    b = c.spec.backup
-    shared_rwo = not b.existing_claim and "ReadWriteMany" not in b.storage.access_modes
-    stalled = [
-        cell for cell in c.cell_names if _pods_not_ready(observed.get(f"{cell}-pooler-statefulset"))
-    ]
-    if (
-        shared_rwo
-        and stalled
-        and (len(c.cell_names) > 1 or c.spec.multipooler.replicas_per_cell > 1)
-    ):
-        out.append(
-            f"poolers not ready in {', '.join(stalled)}: every pooler mounts the backup volume, "
-            f"which is {'/'.join(b.storage.access_modes)}; pods on other nodes or zones can not "
-            "attach it. Use ReadWriteMany storage (spec.backup.storage) or an existing RWX claim "
-            "(spec.backup.existingClaim) on multi-node clusters"
-        )
+    if shared_rwo_backup(c) and (why := _rwo_backup_blocked(c, required)):
+        out.append(why)
     return out
 
 
@@ -340,6 +382,11 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     if PASSWORD_REQUIREMENT in req.required_resources:
         items = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]
         secret = (True, items)
+    required = {
+        name: [to_dict(i.resource) for i in req.required_resources[name].items]
+        for name in (NODES_REQUIREMENT, POOLER_PODS_REQUIREMENT)
+        if name in req.required_resources
+    }
     try:
         key = CACHE.key(req)
         built = CACHE.get(key)
@@ -350,7 +397,7 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
                 cluster = resolve(xr, raw_input)
             with tracer.start_as_current_span("build"):
                 built = Built(cluster, build(cluster), {})
-        composed = compose(xr, raw_input, observed, secret, built)
+        composed = compose(xr, raw_input, observed, secret, built, required)
     except SpecError as e:
         response.fatal(rsp, f"invalid XMultigres: {e.field}: {e.reason}")
         span.set_attribute("multigres.result_severity", "fatal")
@@ -383,6 +430,20 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
     response.require_resources(
         rsp, PASSWORD_REQUIREMENT, "v1", "Secret", match_name=ref.name, namespace=c.namespace
     )
+    if shared_rwo_backup(c):
+        response.require_resources(rsp, NODES_REQUIREMENT, "v1", "Node")
+        if len(composed.required.get(NODES_REQUIREMENT) or []) > 1:
+            response.require_resources(
+                rsp,
+                POOLER_PODS_REQUIREMENT,
+                "v1",
+                "Pod",
+                match_labels={
+                    "app.kubernetes.io/instance": c.name,
+                    "app.kubernetes.io/component": "multipooler",
+                },
+                namespace=c.namespace,
+            )
     for key, obj in composed.objects.items():
         r = rsp.desired.resources[key]
         blob = built.blobs.get(key) if built is not None else None
