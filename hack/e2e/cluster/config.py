@@ -119,9 +119,7 @@ def _registry_hosts(lay: Layout, registries: dict[str, str]) -> str:
 """
 
 
-def containerd(
-    lay: Layout, pause_image: str, registries: dict[str, str] | None = None
-) -> Daemon:
+def containerd(lay: Layout, pause_image: str, registries: dict[str, str] | None = None) -> Daemon:
     """containerd's CRI; `registries` (host[:port] -> endpoint URL, e.g. plain HTTP) adds a
     hosts.toml for each under `config_path`; without it the configuration is unchanged."""
     cni = lay.p("cni")
