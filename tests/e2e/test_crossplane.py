@@ -73,7 +73,7 @@ def crossplane(kube: Kube, results: dict[str, Any]) -> Crossplane:
     )
     results["install_to_healthy_function_s"] = round(time.monotonic() - t0, 1)
     cp.wait(
-        f"XRD {XRD} Established and Offered",
+        f"XRD {XRD} Established",
         lambda: all(
             c.get("status") == "True"
             for c in (kube.maybe("xrd", XRD) or {}).get("status", {}).get("conditions", [{}])
