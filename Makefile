@@ -49,7 +49,8 @@ pkgname: ## build pkgname (Crossplane's own package naming, for the package test
 render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OBSERVED=dir-or-file] through the local function
 	$(PY) hack/render.py --crossplane $(CROSSPLANE) --address $(FN_ADDRESS) --example $(EXAMPLE) $(if $(OBSERVED),--observed $(OBSERVED))
 
-generate: venv ## regenerate apis/definition.yaml, package/input CRD and docs/api.md from the models
+generate: venv ## regenerate the Postgres parameter table (from the pinned binary; root), apis/definition.yaml, package/input CRD and docs/api.md
+	$(PY) -m hack.pg_parameters
 	$(PY) -m function.gen
 
 golden: venv ## rewrite tests/golden/ (the whole response for every example); read the diff
