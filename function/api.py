@@ -23,11 +23,11 @@ from function.api_parts import (
     PoolerAutoscaling,
     Resources,
     Scheduling,
-    SecretKeyRef,
     Storage,
     resources_field,
     storage_field,
 )
+from function.api_pg import Postgres
 from function.api_types import (
     DNS_LABEL_PATTERN,
     NO_SCHEMA_DEFAULT,
@@ -38,9 +38,9 @@ from function.api_types import (
     SpecError,
 )
 from function.defaults import spec as d
-from function.defaults.upstream import DURABILITY_POLICIES, LOG_LEVELS
+from function.defaults.upstream import LOG_LEVELS
 
-__all__ = ["DNS_LABEL_PATTERN", "Resources", "Scheduling", "SpecError"]
+__all__ = ["DNS_LABEL_PATTERN", "Postgres", "Resources", "Scheduling", "SpecError"]
 
 API_GROUP = "multigres.com"
 API_VERSION = "v1alpha1"
@@ -136,12 +136,6 @@ class Multipooler(Model):
         description="Opt-in. Scale-down removes the highest ordinal, which may be the primary.",
     )
     scheduling: Scheduling | None = None
-
-
-class Postgres(Model):
-    password_secret_ref: SecretKeyRef
-    durability_policy: Literal[DURABILITY_POLICIES] = "AT_LEAST_2"  # type: ignore[valid-type]
-    initdb_args: str = Field(default="", max_length=1024)
 
 
 class Backup(Model):

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from function.api import INPUT_GROUP, INPUT_VERSION, PoolerResources
 from function.api_parts import LocalObjectReference, Resources, Scheduling
+from function.api_pg import PostgresDefaults
 from function.api_types import Model
 
 
@@ -40,6 +41,7 @@ class InputDefaults(_Partial):
     multigateway: ComponentDefaults | None = None
     multiorch: ComponentDefaults | None = None
     multipooler: PoolerDefaults | None = None
+    postgres: PostgresDefaults | None = None
 
 
 class Input(Model):

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from function import k8s
+from function import k8s, pgconf
 from function.api import XMultigresSpec
 from function.api_input import Input
 from function.api_types import DNS_LABEL_PATTERN, SpecError, error_path
@@ -36,6 +36,7 @@ class Cluster:
     name: str
     namespace: str
     spec: XMultigresSpec
+    pg: pgconf.PgConfig
 
     @property
     def etcd_service(self) -> str:
@@ -106,6 +107,9 @@ def parse_input(raw: dict[str, Any] | None) -> dict[str, Any]:
         raise error_path("input", e) from None
     if err := fragment_error("input.defaults", parsed.defaults):
         raise err
+    pg = parsed.defaults.postgres
+    if pg and pg.parameters and (err := pgconf.param_error(pgconf.INPUT_PARAMS, pg.parameters)):
+        raise err
     return parsed.defaults.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
 
 
@@ -135,7 +139,14 @@ def resolve(name: str, namespace: str, spec: Any, raw_input: dict[str, Any] | No
         raise error_path("spec", e) from None
     if err := resolved.cross_field_error() or fragment_error("spec", resolved):
         raise err
-    return Cluster(name=name, namespace=namespace, spec=resolved)
+    own = ((spec.get("postgres") or {}).get("parameters")) or {}
+    if err := pgconf.param_error(pgconf.SPEC_PARAMS, own):
+        raise err
+    mp = resolved.multipooler
+    pg = pgconf.config(resolved.postgres.parameters, mp.resources.postgres, mp.storage.size)
+    if err := pgconf.cross_error(pg, own):
+        raise err
+    return Cluster(name=name, namespace=namespace, spec=resolved, pg=pg)
 
 
 def resolve_xr(xr: dict[str, Any], raw_input: dict[str, Any] | None = None) -> Cluster:
