@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic.config import JsonDict
+from pydantic.config import JsonDict, JsonValue
 
 from function.api_parts import SecretKeyRef
 from function.api_types import Model
@@ -20,6 +20,17 @@ from function.defaults.upstream import DURABILITY_POLICIES
 MAX_PARAMETERS = 128
 MAX_VALUE_LENGTH = 1024
 NAME_PATTERN = "^[a-z][a-z0-9_]*$"
+
+# One rule per owned name: a map key lookup costs the same whatever the keys' length (a
+# filter over the keys did not fit the API server's cost budget), and each message can
+# give that parameter's reason.
+_OWNED_RULES: list[JsonValue] = [
+    {
+        "rule": f"!('{name}' in self)",
+        "message": f"{name} is owned by the cluster, can not be set: {why}",
+    }
+    for name, why in sorted(OWNED.items())
+]
 
 PARAMETERS_RULES: JsonDict = {
     "maxProperties": MAX_PARAMETERS,
@@ -34,16 +45,7 @@ PARAMETERS_RULES: JsonDict = {
             "message": "parameter names are lower-case PostgreSQL names (letters, digits, "
             "underscores; at most 63): extension parameters are not accepted",
         },
-        # One rule per owned name: a map key lookup costs the same whatever the keys'
-        # length (a filter over the keys did not fit the API server's cost budget), and
-        # each message can give that parameter's reason.
-        *(
-            {
-                "rule": f"!('{name}' in self)",
-                "message": f"{name} is owned by the cluster, can not be set: {why}",
-            }
-            for name, why in sorted(OWNED.items())
-        ),
+        *_OWNED_RULES,
     ],
 }
 
