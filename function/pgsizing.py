@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from function.api_parts import Resources
-from function.pgparams import base_value, table
+from function.pgparams import BASE_UNITS, base_value, table
 from function.quantity import quantity
 
 KIB: Final = 1024
@@ -76,6 +76,16 @@ def _mb_floor(b: int) -> int:
     return b // MIB * MIB
 
 
+def _bytes(name: str, b: int) -> str:
+    """A memory size for `name`, inside the server's bounds for it (pg_parameters.json):
+    on a very large container 75% of memory is more than effective_cache_size can hold."""
+    p = table()[name]
+    unit = BASE_UNITS[p.unit or "kB"] * KIB
+    assert p.min is not None and p.max is not None
+    lo, hi = int(p.min * unit), int(p.max * unit)
+    return size_text(min(max(b, lo), hi // MIB * MIB))
+
+
 def _cores(res: Resources) -> int:
     cpu = res.limits.get("cpu") or res.requests.get("cpu")
     return int(quantity(cpu)) if cpu is not None else 0
@@ -110,13 +120,17 @@ def size(res: Resources, storage: str, user: Mapping[str, str] | None = None) ->
     conns = _user_int(user, "max_connections", MAX_CONNECTIONS)
     per_gather = max(_user_int(user, "max_parallel_workers_per_gather", per_gather), 1)
     used = _user_int(user, "shared_buffers", shared // 8192) * 8192
-    out["shared_buffers"] = size_text(max(shared, 128 * KIB))
-    out["effective_cache_size"] = size_text(_mb_floor(memory * 3 // 4) or memory)
-    out["maintenance_work_mem"] = size_text(max(min(memory // 16, MAINTENANCE_WORK_MEM_CAP), MIB))
+    out["shared_buffers"] = _bytes("shared_buffers", shared)
+    out["effective_cache_size"] = _bytes("effective_cache_size", _mb_floor(memory * 3 // 4))
+    out["maintenance_work_mem"] = _bytes(
+        "maintenance_work_mem", min(memory // 16, MAINTENANCE_WORK_MEM_CAP)
+    )
     work = max(memory - used, 0) // (3 * conns) // per_gather
-    out["work_mem"] = size_text(max(work, WORK_MEM_FLOOR))
+    out["work_mem"] = _bytes("work_mem", max(work, WORK_MEM_FLOOR))
     lo, hi = MAX_WAL_SIZE_BOUNDS
-    out["max_wal_size"] = size_text(min(max(_mb_floor(int(quantity(storage)) // 4), lo), hi))
+    out["max_wal_size"] = _bytes(
+        "max_wal_size", min(max(_mb_floor(int(quantity(storage)) // 4), lo), hi)
+    )
     cpu_note = f", {cores} cores" if cores >= PARALLEL_FROM_CORES else ""
     if limit is None:
         basis = (
