@@ -30,6 +30,16 @@ class TopologyStatus(Model):
     job: str = ""
 
 
+class PostgresStatus(Model):
+    sizing: str = Field(default="", description="What Postgres was sized from (or why not).")
+    restart_hash: str = ""
+    reload_hash: str = ""
+    restart_parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The restart (postmaster) parameters in effect on every pooler pod.",
+    )
+
+
 class XMultigresStatus(Model):
     phase: Literal["Initializing", "Progressing", "Healthy", "Degraded"] = "Initializing"
     message: str = ""
@@ -37,4 +47,5 @@ class XMultigresStatus(Model):
     etcd: ReplicaStatus = Field(default_factory=ReplicaStatus)
     topology: TopologyStatus = Field(default_factory=TopologyStatus)
     cells: dict[str, CellStatus] = Field(default_factory=dict)
+    postgres: PostgresStatus = Field(default_factory=PostgresStatus)
     observed_generation: int = 0

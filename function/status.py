@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from function import pgstatus
 from function.capability import capability
 from function.conditions import Cond
 from function.evidence import rwo_backup_blocked
@@ -75,6 +76,10 @@ def summarize(i: Inputs, previous: Obj, generation: int) -> Report:
     conds, warnings = capability(i.cluster, i.observed)
     report.conditions += conds
     report.warnings += warnings
+    pg_status, pg_cond, pg_events = pgstatus.report(i.cluster, i.observed, previous)
+    report.status["postgres"] = pg_status
+    report.conditions.append(pg_cond)
+    report.normals += pg_events
     return report
 
 

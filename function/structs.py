@@ -2,7 +2,8 @@
 
 Crossplane hands every object over as a `google.protobuf.Struct`. Converting a whole
 request costs more than building the cluster, so observed objects are reduced to the
-fields readiness, status and the guard read (`OBSERVED_FIELDS`) while converting.
+fields readiness, status and the guard read (`OBSERVED_FIELDS`, plus `status` and a
+ConfigMap's `data`) while converting.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def value(v: struct_pb2.Value) -> Any:
 #: read (everything under `status` is kept). A test checks that answers are the same
 #: as with the whole object.
 OBSERVED_FIELDS = {
-    "metadata": frozenset({"generation", "name", "managedFields"}),
+    "metadata": frozenset({"generation", "name", "managedFields", "annotations"}),
     "spec": frozenset(
         {
             "replicas",
@@ -90,6 +91,6 @@ def observed_view(s: struct_pb2.Struct) -> Obj:
                 for kk in f
                 if kk in allow
             }
-        elif k == "status":
+        elif k in ("status", "data"):  # data: ConfigMaps (what pgstatus diffs)
             out[k] = value(v)
     return out

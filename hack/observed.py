@@ -53,7 +53,8 @@ def observed(state: str) -> list[Obj]:
     for key, o in desired_objects(xr).items():
         o = {**o, "metadata": {**o["metadata"], "namespace": "default", "generation": 1,
              "uid": f"00000000-0000-4000-8000-{abs(hash(key)) % 10**12:012d}",
-             "annotations": {"crossplane.io/composition-resource-name": key}}}  # fmt: skip
+             "annotations": {**o["metadata"].get("annotations", {}),
+                             "crossplane.io/composition-resource-name": key}}}  # fmt: skip
         kind = o["kind"]
         want = o["spec"].get("replicas", 1) if "spec" in o else 0
         if kind in ("Deployment", "StatefulSet"):

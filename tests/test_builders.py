@@ -26,7 +26,7 @@ KEYS_MINIMAL = {
     "zone1-pooler-pdb", "backup-pvc", "zone1-pooler-usage", "zone1-multiorch-usage",
     "zone1-multigateway-usage", "multiadmin-usage", "multiadmin-deployment", "multiadmin-service",
     "pg-hba-configmap", "pgbackrest-ca-job", "pgbackrest-ca-serviceaccount", "pgbackrest-ca-role",
-    "pgbackrest-ca-rolebinding",
+    "pgbackrest-ca-rolebinding", "postgres-config-configmap",
 }  # fmt: skip
 
 CASES: list[tuple[str, dict[str, Any], Any]] = [

@@ -96,7 +96,7 @@ WIRING_BREAKS = [
     ("orch without watch targets", _drop(*ORCH, "--watch-targets")),
     ("registration on another etcd", _set("topology-job", "createclustermetadata", "--global-topo-address", "x:2379")),
     ("registration without root", _drop("topology-job", "createclustermetadata", "--global-topo-root")),
-    ("no pooler container", lambda o: o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["containers"].pop()),
+    ("no pooler container", lambda o: o["zone1-pooler-statefulset"]["spec"]["template"]["spec"]["containers"].pop(1)),
 ]  # fmt: skip
 
 

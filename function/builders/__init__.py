@@ -7,6 +7,7 @@ from function.builders import (
     multiadmin,
     multipooler,
     pgbackrest,
+    pgconfig,
     shared,
     stateless,
     topology,
@@ -44,6 +45,7 @@ def build(c: Cluster) -> dict[str, Obj]:
     out.update(topology.build(c))
     out.update(stateless.build(c))
     out["pg-hba-configmap"] = shared.pg_hba_configmap(c)
+    out["postgres-config-configmap"] = pgconfig.configmap(c)
     out.update(pgbackrest.build(c))
     out.update(multipooler.build(c))
     out.update(multiadmin.build(c))

@@ -13,7 +13,7 @@ people).
 from __future__ import annotations
 
 from function.builders import common as k
-from function.builders import pgbackrest
+from function.builders import pgbackrest, pgconfig
 from function.builders.common import Obj
 from function.builders.shared import PG_HBA_KEY, backup_claim_name, pg_hba_name
 from function.defaults.upstream import (
@@ -114,6 +114,7 @@ def _pgctld(c: Cluster) -> Obj:
             f"{PG['pg_hba_template']}={PATHS['pg_hba_template']}",
             f"{PG['pgbackrest_port']}={PORTS['pgbackrest']['tls']}",
             f"{PG['pgbackrest_cert_dir']}={PATHS['pgbackrest_cert_dir']}",
+            f"{PG['pg_initdb_extra_conf']}={pgconfig.EXTRA_CONF}",
         ],
         "env": [
             *_pg_env(),
@@ -130,6 +131,7 @@ def _pgctld(c: Cluster) -> Obj:
         "volumeMounts": [
             *_mounts(c, "pg-run"),
             {"name": "pg-hba", "mountPath": PATHS["pg_hba_dir"], "readOnly": True},
+            pgconfig.mount(),
         ],
         **_postgres_probes(),
     }
@@ -195,6 +197,7 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
                 "items": [{"key": PG_HBA_KEY, "path": PG_HBA_KEY}],
             },
         },
+        pgconfig.volume(c),
         *pgbackrest.pod_volumes(c),
         {"name": "pg-run", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {}},
@@ -209,13 +212,16 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
             "whenScaled": c.spec.pvc_retention.when_scaled,
         },
         "template": {
-            "metadata": k.pod_metadata(c, COMPONENT, cell),
+            "metadata": k.pod_metadata(c, COMPONENT, cell, pgconfig.restart_annotations(c)),
             "spec": k.pod_spec(
                 c,
                 UIDS["pgctld"],
                 k.scheduling(c, mp.scheduling, COMPONENT, cell, zone),
-                initContainers=[pgbackrest.cert_init_container(c, statefulset_name(c, cell))],
-                containers=[_pgctld(c), _multipooler(c, cell)],
+                initContainers=[
+                    pgbackrest.cert_init_container(c, statefulset_name(c, cell)),
+                    pgconfig.include_init_container(c),
+                ],
+                containers=[_pgctld(c), _multipooler(c, cell), pgconfig.reload_container(c)],
                 volumes=volumes,
                 terminationGracePeriodSeconds=60,
             ),
@@ -224,12 +230,9 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
     }
     if not mp.autoscaling.enabled:
         body = {"replicas": mp.replicas_per_cell, **body}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": k.metadata(c, statefulset_name(c, cell), COMPONENT, cell),
-        "spec": body,
-    }
+    meta = k.metadata(c, statefulset_name(c, cell), COMPONENT, cell)
+    meta["annotations"] = pgconfig.restart_annotations(c)  # what status compares (pgstatus.py)
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": body}
 
 
 def headless_service(c: Cluster, cell: str) -> Obj:

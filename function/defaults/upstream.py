@@ -165,6 +165,11 @@ FLAG_TABLE: Final[dict[str, dict[str, tuple[str, str]]]] = {
             " go/services/pgctld/postgresconfig_gen.go:128-131,196-206,245-257;"
             " built-in: config/postgres/pg_hba_template.conf)",
         ),
+        "pg_initdb_extra_conf": (
+            "--pg-initdb-extra-conf",
+            f"{_PGCTLD_ROOT}:154-158,225 (include_if_exists appended at initdb, re-read at"
+            " every start and reload: go/services/pgctld/postgresconfig_gen.go:124,137-176)",
+        ),
         "pgbackrest_port": (
             "--pgbackrest-port",
             f"{_PGCTLD_SERVER}:73-77,112 (0 = no TLS server: :356)",
