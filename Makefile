@@ -18,7 +18,7 @@ CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
 # applied on its own, docs/operations.md#install), render-only and invalid examples.
 XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending
+.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending observed
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -54,6 +54,10 @@ generate: venv ## regenerate apis/definition.yaml, package/input CRD and docs/ap
 
 golden: venv ## rewrite tests/golden/ (the whole response for every example); read the diff
 	$(PY) -m tests.goldens
+
+observed: ## copy the observed state the last e2e run recorded into examples/observed/, then rewrite the golden files
+	cp tests/e2e/results/observed/healthy.yaml tests/e2e/results/observed/coming-up.yaml examples/observed/
+	$(MAKE) golden
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check function tests bench hack
