@@ -10,6 +10,10 @@ EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
+# E2E_LOCK=/path: e2e runs on one host take this lock in turn (flock), so two clones
+# sharing a small machine do not run their clusters at once and distort each other's timings.
+E2E_LOCK ?=
+E2E_SERIAL := $(if $(E2E_LOCK),flock $(E2E_LOCK))
 OUT := _out
 RUNTIME_TAR ?= $(OUT)/runtime-image.tar
 FUNCTION_XPKG := $(OUT)/function-multigres.xpkg
@@ -88,10 +92,10 @@ cluster-down: ## stop it and remove every trace of it from the host
 	python3 -m hack.e2e.cluster down
 
 e2e: e2e-install $(CROSSPLANE) xpkg ## the e2e tier: bring the node up, run tests/e2e/ (Crossplane installs the packages from _out/), tear it down [E2E_KEEP=1 keeps it up]
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
 
 e2e-pending: e2e-install $(CROSSPLANE) xpkg ## the e2e scenarios that fail today (marked pending), on their own cluster
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
 
 bench: venv ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full
