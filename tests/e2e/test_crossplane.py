@@ -220,7 +220,7 @@ def _by_kind(by_object: dict[str, int]) -> dict[str, int]:
 
 
 def test_function_runs_as_a_deployment_with_its_own_mtls(
-    kube: Kube, crossplane: Crossplane
+    kube: Kube, crossplane: Crossplane, results: dict[str, Any]
 ) -> None:
     # Only the Configuration was installed: Crossplane resolved its dependency to the
     # Function the Composition calls.
@@ -228,14 +228,33 @@ def test_function_runs_as_a_deployment_with_its_own_mtls(
     assert crossplane.healthy("function.pkg.crossplane.io", FUNCTION)
     fn = kube.get("function.pkg.crossplane.io", FUNCTION)
     assert fn["spec"]["package"] == "xpkg.crossplane.io/function-multigres:v0.1.0"
-    revs = [
-        r
-        for r in kube.get("functionrevisions.pkg.crossplane.io")["items"]
-        if r["spec"].get("desiredState") == "Active"
-    ]
-    assert len(revs) == 1, [r["metadata"]["name"] for r in revs]
-    rev_conds = {c["type"]: c["status"] for c in revs[0]["status"].get("conditions", [])}
-    assert rev_conds.get("RuntimeHealthy") == "True", rev_conds
+
+    def revisions() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = kube.get("functionrevisions.pkg.crossplane.io")["items"]
+        return items
+
+    def one_active_healthy() -> bool:
+        active = [r for r in revisions() if r["spec"].get("desiredState") == "Active"]
+        conds = {c["type"]: c["status"] for c in (active[0].get("status") or {}).get(
+            "conditions", [])} if len(active) == 1 else {}  # fmt: skip
+        return conds.get("RuntimeHealthy") == "True"
+
+    # Once seen with none Active just after the Function went Healthy (load 30):
+    # the wait is bounded and timed, and its failure lists every revision's state.
+    try:
+        results["function_revision_active_s"] = round(
+            kube.wait_for(
+                "exactly one Active FunctionRevision, RuntimeHealthy", one_active_healthy, 120
+            ),
+            1,
+        )
+    except AssertionError as e:
+        state = [
+            (r["metadata"]["name"], r["spec"].get("desiredState"),
+             {c["type"]: c["status"] for c in (r.get("status") or {}).get("conditions", [])})
+            for r in revisions()
+        ]  # fmt: skip
+        raise AssertionError(f"{e}\nrevisions: {state}\n{crossplane.describe()}") from None
     dep = crossplane.function_deployment()
     pod = dep["spec"]["template"]["spec"]
     container = pod["containers"][0]
