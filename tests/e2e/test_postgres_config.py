@@ -111,10 +111,13 @@ def test_restart_parameter_rolls_the_poolers_and_loses_no_write(
     sts = f"{demo.name}-zone1-pooler"
     uids = {p: uid for p, (uid, _) in pod_states(demo).items() if p.startswith(sts)}
     demo.sql(f"truncate {TABLE}")
-    demo.start_writer(TABLE, seconds=500)
-    demo.kube.wait_for(
-        "the writer's first acknowledged writes", lambda: len(demo.acked()) >= 20, 60, demo.ns
-    )
+    demo.start_writer(TABLE, seconds=600)
+    try:
+        demo.kube.wait_for(
+            "the writer's first acknowledged writes", lambda: len(demo.acked()) >= 20, 180, demo.ns
+        )
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nwriter errors: {demo.writer_errors()}") from None
     t0 = time.monotonic()
     demo.apply(variant(tmp_path, RESTART))
 
