@@ -106,13 +106,16 @@ def report(c: Cluster, observed: dict[str, Obj], previous: Obj) -> tuple[Obj, Co
         "restartParameters": in_effect,
     }
     summary = f"{len(pg.user)} set, {len(pg.parameters) - len(pg.user)} sized; {pg.sizing.basis}"
-    if not all_rolled:
-        changed = sorted(
-            n for n in restart.keys() | in_effect.keys() if restart.get(n) != in_effect.get(n)
+    changed = sorted(
+        n for n in restart.keys() | in_effect.keys() if restart.get(n) != in_effect.get(n)
+    )
+    cells = "; ".join(f"{cell}: {why}" for cell, (done, why) in progress.items() if not done)
+    if not all_rolled and not in_effect:
+        cond = Cond(TYPE, "False", "PodsStarting", f"pods starting with the parameters: {cells}")
+    elif not all_rolled and changed:
+        cond = Cond(
+            TYPE, "False", "RollingRestart", f"restart parameters ({', '.join(changed)}): {cells}"
         )
-        what = ", ".join(changed) if in_effect and changed else "pods starting"
-        cells = "; ".join(f"{cell}: {why}" for cell, (done, why) in progress.items() if not done)
-        cond = Cond(TYPE, "False", "RollingRestart", f"restart parameters ({what}): {cells}")
     elif not cm_current:
         cond = Cond(TYPE, "False", "ReloadPending", "the parameters ConfigMap is not updated yet")
     else:

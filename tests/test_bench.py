@@ -85,6 +85,8 @@ def test_reference_request_is_the_issue_shape() -> None:
     assert len(workload.size_xr("large")["spec"]["cells"]) == 20
     assert "cells" not in workload.size_xr("small")["spec"]
     req = fnv1.RunFunctionRequest.FromString(workload.build_requests("reference")["ours"])
-    assert len(req.observed.resources) == 43  # 32 before issue 15 (TLS, multiadmin, Usages)
+    assert (
+        len(req.observed.resources) == 44
+    )  # 32 before issue 15 (TLS, multiadmin, Usages), 43 before issue 12 (postgres-config ConfigMap)
     status = resource.struct_to_dict(run(req).desired.composite.resource)["status"]
     assert status["phase"] == "Healthy", status["message"]  # a healthy observed state

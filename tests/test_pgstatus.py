@@ -53,7 +53,9 @@ ROWS = [
     # (why, desired params, observed params or None, rolled, previous restart params,
     #  condition status, reason, words in the message, events)
     ("first reconcile: nothing observed", {}, None, True, None,
-     "False", "RollingRestart", "pods starting", []),
+     "False", "PodsStarting", "pods starting with the parameters: zone1: not observed yet", []),
+    ("a roll for another reason (image) is not a restart for parameters", {}, {}, False,
+     {"max_connections": "120", "shared_buffers": "128MB"}, "True", "Applied", "0 set", []),
     ("applied and rolled", {}, {}, True, None, "True", "Applied", "0 set, 6 sized", []),
     ("a reloadable change not yet applied", {"work_mem": "8MB"}, {}, True, {"max_connections": "120", "shared_buffers": "128MB"},
      "False", "ReloadPending", "ConfigMap", ["applied by a reload without restarting any pod: work_mem"]),
