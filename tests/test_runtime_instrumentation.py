@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import exposition
 
 from function import fn, telemetry
 from function import server as fnserver
@@ -99,7 +100,7 @@ def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
 
 def counter(metrics: telemetry.Metrics, outcome: str) -> float:
     return metric_value(
-        telemetry.exposition.generate_latest(metrics.registry).decode(),
+        exposition.generate_latest(metrics.registry).decode(),
         "function_multigres_run_function_total",
         f'outcome="{outcome}"',
     )
@@ -132,7 +133,7 @@ def test_span_per_call_with_attributes_and_children(spans: InMemorySpanExporter)
         assert got[child].parent.span_id == root.context.span_id
         assert got[child].context.trace_id == root.context.trace_id
     assert counter(metrics, "ok") == 1
-    text = telemetry.exposition.generate_latest(metrics.registry).decode()
+    text = exposition.generate_latest(metrics.registry).decode()
     assert metric_value(text, "function_multigres_composed_objects_sum") == 3
     assert metric_value(text, "function_multigres_run_function_duration_seconds_count") == 1
 

@@ -1,4 +1,4 @@
-"""Unit tests of telemetry.py: exporter selection, metrics registry and the probe server."""
+"""Unit tests of telemetry.py (exporter selection, metrics registry) and probes.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from function import telemetry
+from function import probes, telemetry
 from tests.runtime_helpers import http_get, metric_value
 
 
@@ -62,27 +62,27 @@ def test_service_name_env_wins() -> None:
     ],
 )
 def test_parse_address(address: str, want: tuple[str, int]) -> None:
-    assert telemetry.parse_address(address) == want
+    assert probes.parse_address(address) == want
 
 
 @pytest.mark.parametrize("address", ["8080", "host:", "host:http", ":70000", "[::]8080"])
 def test_parse_address_rejects(address: str) -> None:
     with pytest.raises(ValueError, match="invalid address"):
-        telemetry.parse_address(address)
+        probes.parse_address(address)
 
 
 @pytest.fixture
-def probe() -> Iterator[tuple[telemetry.MetricsServer, threading.Event, telemetry.Metrics]]:
+def probe() -> Iterator[tuple[probes.MetricsServer, threading.Event, telemetry.Metrics]]:
     metrics = telemetry.new_metrics()
     ready = threading.Event()
-    srv = telemetry.MetricsServer("127.0.0.1:0", metrics.registry, ready.is_set)
+    srv = probes.MetricsServer("127.0.0.1:0", metrics.registry, ready.is_set)
     srv.start()
     yield srv, ready, metrics
     srv.stop()
 
 
 def test_probe_endpoints(
-    probe: tuple[telemetry.MetricsServer, threading.Event, telemetry.Metrics],
+    probe: tuple[probes.MetricsServer, threading.Event, telemetry.Metrics],
 ) -> None:
     srv, ready, metrics = probe
     base = f"http://127.0.0.1:{srv.port}"
@@ -110,8 +110,8 @@ def test_probe_endpoints(
 
 
 def test_busy_address_fails_at_bind(
-    probe: tuple[telemetry.MetricsServer, threading.Event, telemetry.Metrics],
+    probe: tuple[probes.MetricsServer, threading.Event, telemetry.Metrics],
 ) -> None:
     srv, _, metrics = probe
     with pytest.raises(OSError):
-        telemetry.MetricsServer(f"127.0.0.1:{srv.port}", metrics.registry, lambda: True)
+        probes.MetricsServer(f"127.0.0.1:{srv.port}", metrics.registry, lambda: True)
