@@ -61,7 +61,10 @@ def run(
     debug: bool,
 ) -> None:
     """Serve ``runner`` with telemetry until SIGTERM/SIGINT, then drain and return."""
-    provider = telemetry.configure_tracing()
+    try:
+        provider = telemetry.configure_tracing()
+    except RuntimeError as exc:  # OTEL_TRACES_EXPORTER names an exporter that is not installed
+        raise click.ClickException(f"OTEL_TRACES_EXPORTER: {exc}") from exc
     metrics = telemetry.new_metrics()
     ready = threading.Event()
     http: probes.MetricsServer | None = None
