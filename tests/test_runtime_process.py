@@ -21,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.runtime_helpers import (
     FUNCTION_BIN,
     V1_SERVICE,
+    V1_SPAN,
     FunctionProcess,
     free_port,
     health_status,
@@ -255,14 +256,14 @@ def test_otlp_export_when_endpoint_set(tmp_path: Path) -> None:
             with grpc.insecure_channel(fp.target) as ch:
                 run_function(ch, make_request(name="traced"))
             wait_for(
-                lambda: any(n == "RunFunction" for n, _ in spans), what="exported span"
+                lambda: any(n.endswith("/RunFunction") for n, _ in spans), what="exported span"
             )
             fp.terminate()
             assert fp.wait(10) == 0
     finally:
         collector.stop(0)
     names = {n for n, _ in spans}
-    assert {"RunFunction", "parse", "build", "status"} <= names
-    root = next(a for n, a in spans if n == "RunFunction")
+    assert {V1_SPAN, "parse", "build", "status"} <= names
+    root = next(a for n, a in spans if n == V1_SPAN)
     assert root["multigres.xr.name"].string_value == "traced"
     assert root["multigres.composed_objects"].int_value > 0
