@@ -16,6 +16,7 @@ balancer with an address, a completed topology Job, bound claims).
 from __future__ import annotations
 
 import copy
+import hashlib
 import string
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,30 @@ def password_secret(xr: Obj) -> Obj:
 # --------------------------------------------------------------------------- requests
 
 
+#: What Crossplane's FetchingFunctionRunner adds to a request after it has been tagged.
+FETCHED_FIELDS = ("required_resources", "extra_resources", "required_schemas")
+
+
+def crossplane_tag(req: fnv1.RunFunctionRequest) -> str:
+    """`meta.tag` exactly as Crossplane v2.2.1 sets it: `Tag` (internal/xfn/utils.go) is the
+    sha256 hex of the deterministically marshalled request, computed in the composite
+    controller before `meta` is set and before the fetching runner adds the required
+    resources the function asked for (their iterations reuse the tag). No bootstrap
+    requirements are declared by our Composition, so none are part of the tag."""
+    r = fnv1.RunFunctionRequest()
+    r.CopyFrom(req)
+    r.ClearField("meta")
+    for f in FETCHED_FIELDS:
+        r.ClearField(f)
+    return hashlib.sha256(r.SerializeToString(deterministic=True)).hexdigest()
+
+
+def tag(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """`req` with meta.tag set as Crossplane sets it (in place; returned for chaining)."""
+    req.meta.tag = crossplane_tag(req)
+    return req
+
+
 def _observed_xr(xr: Obj, keys: list[str], status: Obj | None) -> Obj:
     """The XR as the API server returns it: server metadata, Crossplane's spec fields, status."""
     o = copy.deepcopy(xr)
@@ -247,7 +272,7 @@ def build_requests(size: str) -> dict[str, bytes]:
     secret = password_secret(xr)
 
     def request(status: Obj | None, required: bool) -> fnv1.RunFunctionRequest:
-        req = fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag=f"bench-{size}"))
+        req = fnv1.RunFunctionRequest()
         req.observed.composite.resource.update(_observed_xr(xr, list(desired), status))
         for k, v in observed.items():
             req.observed.resources[k].resource.update(v)
@@ -264,9 +289,10 @@ def build_requests(size: str) -> dict[str, bytes]:
         {"type": "Ready", "status": "True", "reason": "Available",
          "lastTransitionTime": "2026-01-01T00:00:00Z"},
     ]  # fmt: skip
-    ours = request(status_dict, True)
+    ours = tag(request(status_dict, True))
     peer = request(status_dict, False)
     peer.input.update(peer_input())
+    tag(peer)
     return {
         "ours": ours.SerializeToString(deterministic=True),
         "floor": ours.SerializeToString(deterministic=True),

@@ -25,6 +25,7 @@ from function import readiness, safety
 from function.api import SpecError
 from function.builders import build
 from function.resolve import Cluster, resolve
+from function.response_cache import ResponseCache
 from function.status import Cond, Report, kept_conditions, summarize
 
 tracer = trace.get_tracer("function-multigres")
@@ -407,10 +408,15 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
         rsp.meta.ttl.FromTimedelta(TTL_HEALTHY)
 
 
+#: Whole responses by request (function/response_cache.py): a repeated request is answered
+#: without running `run` again.
+RESPONSES = ResponseCache.from_env()
+
+
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
     async def RunFunction(
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        return run(req)
+        return RESPONSES.serve(req, run)
