@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 BIN := $(CURDIR)/bin
 CROSSPLANE := $(BIN)/crossplane
 CROSSPLANE_VERSION ?= v2.2.1
+PYTHONIC_VERSION ?= 0.6.3
+PYTHONIC := .cache/pythonic-$(PYTHONIC_VERSION)/bin/function-pythonic
 EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
 
-.PHONY: help venv crossplane peer render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
+.PHONY: help venv crossplane peer pythonic render generate test test-unit test-apiserver lint typecheck bench bench-quick package xpkg image clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -30,6 +32,11 @@ $(CROSSPLANE):
 
 crossplane: $(CROSSPLANE) ## build the pinned crossplane CLI (crank) into ./bin
 
+$(PYTHONIC):
+	hack/install-pythonic.sh $(PYTHONIC_VERSION)
+
+pythonic: $(PYTHONIC) ## install the benchmark peer function-pythonic (PyPI, pinned) into .cache/
+
 render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OBSERVED=dir-or-file] through the local function
 	$(PY) hack/render.py --crossplane $(CROSSPLANE) --address $(FN_ADDRESS) --example $(EXAMPLE) $(if $(OBSERVED),--observed $(OBSERVED))
 
@@ -43,7 +50,7 @@ lint: venv ## ruff
 typecheck: venv ## mypy
 	$(VENV)/bin/mypy
 
-test: venv $(CROSSPLANE) lint typecheck ## everything: unit, gRPC, render, schema, property, runtime, API server, bench smoke
+test: venv $(CROSSPLANE) $(PYTHONIC) lint typecheck ## everything: unit, gRPC, render, schema, property, runtime, API server, bench smoke
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: venv ## fast tests only (no crossplane CLI, no API server)
@@ -52,13 +59,13 @@ test-unit: venv ## fast tests only (no crossplane CLI, no API server)
 test-apiserver: venv ## only the real kube-apiserver tier
 	$(PY) -m pytest -q -m apiserver $(PYTEST_ARGS)
 
-bench: venv ## full benchmark -> bench/results/full.json
+bench: venv $(PYTHONIC) ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full
 
-bench-quick: venv ## quick benchmark (< ~3 min) -> bench/results/quick.json
+bench-quick: venv $(PYTHONIC) ## quick benchmark (< ~4 min) -> bench/results/quick.json
 	$(PY) bench/run.py --mode quick
 
-peer: ## build the benchmark peer (function-go-templating) from the Go module proxy, if it serves it
+peer: ## build the optional peer function-go-templating from the Go module proxy, if it serves it
 	hack/install-peer.sh v0.12.2 $(BIN)
 
 xpkg: $(CROSSPLANE) ## build the Function package (needs runtime image tarball: RUNTIME_TAR=...)
