@@ -21,7 +21,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from google.protobuf import struct_pb2
 from opentelemetry import trace
 
-from function import readiness, safety
+from function import memo, readiness, safety
 from function.api import SpecError
 from function.builders import build
 from function.resolve import Cluster, resolve
@@ -327,13 +327,15 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     """Answer one request (synchronous, no I/O)."""
     rsp = response.to(req, ttl=TTL_PROGRESSING)
     span = trace.get_current_span()
-    xr = to_dict(req.observed.composite.resource)
+    fields = req.observed.composite.resource.fields
+    # The spec is converted only when resolve needs it (a build-cache miss, below).
+    xr = {k: _value(fields[k]) for k in fields if k != "spec"}
     meta = xr.get("metadata") or {}
     span.set_attribute("multigres.xr.name", str(meta.get("name", "")))
     span.set_attribute("multigres.xr.namespace", str(meta.get("namespace", "")))
     span.set_attribute("multigres.xr.generation", int(meta.get("generation") or 0))
     raw_input = to_dict(req.input) if req.HasField("input") else None
-    observed = {k: observed_view(r.resource) for k, r in req.observed.resources.items()}
+    observed = {k: memo.view(r.resource, observed_view) for k, r in req.observed.resources.items()}
     secret = None
     if PASSWORD_REQUIREMENT in req.required_resources:
         items = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]
@@ -343,6 +345,8 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         built = CACHE.get(key)
         hit = built is not None
         span.set_attribute("multigres.build_cache_hit", hit)
+        if built is None and "spec" in fields:
+            xr["spec"] = _value(fields["spec"])
         if built is None:
             with tracer.start_as_current_span("parse"):
                 cluster = resolve(xr, raw_input)
@@ -367,7 +371,7 @@ def _with_blobs(
 ) -> Built:
     """`built` plus the wire bytes just written for each object that is purely ours."""
     blobs = {
-        k: rsp.desired.resources[k].resource.SerializeToString()
+        k: memo.encode(obj)  # encoded by write() a moment ago: a memo hit
         for k, obj in built.objects.items()
         if composed.objects.get(k) is obj and k not in req.desired.resources
     }
@@ -387,7 +391,7 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
         if blob is not None and built is not None and built.objects.get(key) is obj:
             r.resource.MergeFromString(blob)  # unchanged since it was built: reuse its bytes
         else:
-            r.resource.update(obj)
+            r.resource.MergeFromString(memo.encode(obj))  # merges like Struct.update
         ok, _ = composed.verdicts[key]
         r.ready = fnv1.READY_TRUE if ok else fnv1.READY_FALSE
     resource.update(rsp.desired.composite, {"status": composed.report.status})
