@@ -26,6 +26,7 @@ bin/function-go-templating, that peer is skipped with the reason recorded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
 import json
@@ -71,19 +72,19 @@ MODES: dict[str, dict[str, Any]] = {
     "quick": {
         "sizes": ["small", "reference", "large"],
         "concurrency": [1, 8],
-        "duration": 1.2,
+        "duration": 1.0,
         "min_requests": 30,
         "max_requests": 5000,
         "warmup": 20,
         "rounds": 1,
         "sweep_cells": [1, 3, 10, 20, 50],
-        "sweep_duration": 0.5,
+        "sweep_duration": 0.3,
         "scaling_cells": [1, 2, 5, 10, 20, 30, 40, 50],
         "distinct_xrs": 100,
         "fleet_xrs": 1000,
-        "peer_min_requests": 4,
-        "peer_duration": 0.8,
-        "peer_sweep_max_cells": 10,
+        "peer_min_requests": 3,
+        "peer_duration": 0.5,
+        "peer_sweep_max_cells": 3,
         "scaling_seconds": 0.3,
         "profile_seconds": 1.0,
     },
@@ -212,56 +213,59 @@ Payload = Path | list[Path] | tuple[str, Path] | tuple[str, Path, Path]
 _starts = iter(range(10**6, 10**12, 10**6))  # every template run its own counters
 
 
-def payload_args(payload: Payload) -> list[str]:
+def payload_spec(payload: Payload) -> dict[str, Any]:
     if isinstance(payload, tuple):
         if payload[0] == "bundle":
-            return ["--bundle", str(payload[1])]
+            return {"kind": "bundle", "file": str(payload[1])}
         _, body, fetched = payload  # type: ignore[misc]
-        return [
-            "--template",
-            str(body),
-            "--fetched",
-            str(fetched),
-            "--placeholder",
-            workload.PLACEHOLDER,
-            "--start",
-            str(next(_starts)),
-        ]
+        return {
+            "kind": "template",
+            "body": str(body),
+            "fetched": str(fetched),
+            "placeholder": workload.PLACEHOLDER,
+            "start": next(_starts),
+        }
     files = payload if isinstance(payload, list) else [payload]
-    return [arg for f in files for arg in ("--request", str(f))]
+    return {"kind": "request", "files": [str(f) for f in files]}
 
 
-def drive(
-    server: servers.Server,
-    payload_file: Payload,
+def drive_many(
+    runs: list[tuple[servers.Server, Payload, float, dict[str, Any]]],
     concurrency: int,
-    duration: float,
-    cfg: dict[str, Any],
-) -> dict[str, Any]:
-    """One client process against one server; returns the client's JSON."""
-    cmd = [
-        sys.executable,
-        str(ROOT / "bench" / "client.py"),
-        "--address",
-        server.address,
-        *payload_args(payload_file),
-        "--concurrency",
-        str(concurrency),
-        "--duration",
-        str(duration),
-        "--min-requests",
-        str(cfg["min_requests"]),
-        "--max-requests",
-        str(cfg["max_requests"]),
-        "--warmup",
-        str(cfg["warmup"]),
-        "--server-pid",
-        str(server.pid),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    tmp: Path,
+) -> dict[str, dict[str, Any]]:
+    """One client process driving several servers interleaved (bench/client.py); returns
+    {server name: the client's result for it}. Each run: (server, payload, seconds,
+    budget with min_requests, max_requests, warmup)."""
+    spec = {
+        "concurrency": concurrency,
+        "duration": 1.0,
+        "min_requests": 1,
+        "max_requests": 100_000,
+        "warmup": 0,
+        "slice": 0.25,
+        "targets": [
+            {
+                "name": srv.name,
+                "address": srv.address,
+                "pid": srv.pid,
+                "payload": payload_spec(payload),
+                "duration": seconds,
+                "min_requests": cfg["min_requests"],
+                "max_requests": cfg["max_requests"],
+                "warmup": cfg["warmup"],
+            }
+            for srv, payload, seconds, cfg in runs
+        ],
+    }
+    f = tmp / f"spec-{next(_starts)}.json"
+    f.write_text(json.dumps(spec))
+    cmd = [sys.executable, str(ROOT / "bench" / "client.py"), "--spec", str(f)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
     if out.returncode != 0:
-        raise RuntimeError(f"client failed against {server.name}: {out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        names = ", ".join(srv.name for srv, *_ in runs)
+        raise RuntimeError(f"client failed against {names}: {out.stderr[-2000:]}")
+    result: dict[str, dict[str, Any]] = json.loads(out.stdout.strip().splitlines()[-1])["results"]
     return result
 
 
@@ -302,41 +306,60 @@ def _runs(fn: str, cfg: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 def measure_sizes(
-    cfg: dict[str, Any], functions: list[str], payloads: dict[str, dict[str, Any]], logdir: Path
+    cfg: dict[str, Any],
+    functions: list[str],
+    payloads: dict[str, dict[str, Any]],
+    logdir: Path,
+    tmp: Path,
 ) -> dict[str, dict[str, Any]]:
     """{size: {function: {"c1": ..., "c8": ..., "peak_rss_mib": ..., "observed_change":
-    {"c1": ..., "c8": ...}, "cold": {...}}}}; the steady runs are at the top level."""
+    {"c1": ..., "c8": ...}, "cold": {...}}}}; the steady runs are at the top level.
+
+    Per size, every function's server runs at once, and each (scenario, concurrency) is
+    one client driving all of them interleaved: same-run ratios."""
     out: dict[str, dict[str, Any]] = {s: {f: {} for f in functions} for s in cfg["sizes"]}
     for rnd in range(cfg["rounds"]):
         for size in cfg["sizes"]:
-            order = functions if rnd % 2 == 0 else list(reversed(functions))
-            for fn in order:
-                with servers.serve(fn, logdir, response=payloads[size]["_response"]) as srv:
-                    rss0 = servers.memory_kib(srv.pid)
-                    for scenario, c in _runs(fn, cfg):
-                        source = "ours" if fn == "floor_rsp" else fn
-                        payload = (
-                            payloads[size][source]
-                            if scenario == "steady"
-                            else ("template", *payloads[size][f"{scenario}:{source}"])
-                        )
-                        duration, sub = _budget(cfg, fn, c)
-                        r = drive(srv, payload, c, duration, sub)
-                        where = (
-                            out[size][fn]
-                            if scenario == "steady"
-                            else (out[size][fn].setdefault(scenario, {}))
-                        )
-                        where.setdefault(f"c{c}", []).append(r)
-                        log(
-                            f"round {rnd + 1} {size:9s} {fn:9s} {scenario:15s} c={c}:"
-                            f" p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
-                            f"  {r['rps']:.0f} rps  cpu {r['server_cpu_ms_per_req']:.2f} ms/req"
-                            f"  n={r['n']}"
-                        )
+            with contextlib.ExitStack() as stack:
+                srvs = {
+                    fn: stack.enter_context(
+                        servers.serve(fn, logdir, response=payloads[size]["_response"])
+                    )
+                    for fn in functions
+                }
+                rss0 = {fn: servers.memory_kib(srv.pid) for fn, srv in srvs.items()}
+                for scenario in SCENARIOS:
+                    for c in cfg["concurrency"]:
+                        runs = []
+                        for fn in functions:
+                            if (scenario, c) not in _runs(fn, cfg):
+                                continue
+                            source = "ours" if fn == "floor_rsp" else fn
+                            payload = (
+                                payloads[size][source]
+                                if scenario == "steady"
+                                else ("template", *payloads[size][f"{scenario}:{source}"])
+                            )
+                            runs.append((srvs[fn], payload, *_budget(cfg, fn, c)))
+                        results = drive_many(runs, c, tmp)
+                        for fn, r in results.items():
+                            where = out[size][fn]
+                            if scenario != "steady":
+                                where = where.setdefault(scenario, {})
+                            where.setdefault(f"c{c}", []).append(r)
+                            log(
+                                f"round {rnd + 1} {size:9s} {fn:9s} {scenario:15s} c={c}:"
+                                f" p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+                                f"  {r['rps']:.0f} rps"
+                                f"  cpu {r['server_cpu_ms_per_req']:.2f} ms/req  n={r['n']}"
+                            )
+                for fn, srv in srvs.items():
                     mem = servers.memory_kib(srv.pid)
                     out[size][fn].setdefault("_mem", []).append(
-                        {"idle_rss_mib": rss0["VmRSS"] / MIB, "peak_rss_mib": mem["VmHWM"] / MIB}
+                        {
+                            "idle_rss_mib": rss0[fn]["VmRSS"] / MIB,
+                            "peak_rss_mib": mem["VmHWM"] / MIB,
+                        }
                     )
     for size in out:
         for fn in out[size]:
@@ -362,21 +385,23 @@ def sweep(cfg: dict[str, Any], functions: list[str], logdir: Path, tmp: Path) ->
         "min_requests": max(5, cfg["min_requests"] // 3),
         "warmup": max(3, cfg["warmup"] // 3),
     }
-    for fn in functions:
-        if fn == "floor_rsp":  # one stored response per server: no sweep
-            continue
-        rows: list[dict[str, Any] | None] = []
-        with servers.serve(fn, logdir) as srv:
-            for n in cells:
+    fns = [fn for fn in functions if fn != "floor_rsp"]  # one stored response: no sweep
+    rows: dict[str, list[dict[str, Any] | None]] = {fn: [] for fn in fns}
+    with contextlib.ExitStack() as stack:
+        srvs = {fn: stack.enter_context(servers.serve(fn, logdir)) for fn in fns}
+        for n in cells:
+            runs = []
+            for fn in fns:
                 if fn in servers.PEERS and n > cfg["peer_sweep_max_cells"]:
-                    rows.append(None)  # seconds per call: left out to keep the budget
-                    continue
+                    continue  # seconds per call: left out to keep the budget
                 duration, budget = _budget(sub, fn, 1)
-                rows.append(
-                    drive(srv, files[n][fn], 1, min(duration, sub["sweep_duration"]), budget)
-                )
+                runs.append((srvs[fn], files[n][fn], min(duration, sub["sweep_duration"]), budget))
+            got = drive_many(runs, 1, tmp)
+            for fn in fns:
+                rows[fn].append(got.get(fn))
+    for fn in fns:
         res[fn] = {
-            k: [r[k] if r else None for r in rows]
+            k: [r[k] if r else None for r in rows[fn]]
             for k in ("p50_ms", "p99_ms", "server_cpu_ms_per_req", "response_bytes")
         }
         log(
@@ -408,18 +433,21 @@ def distinct(cfg: dict[str, Any], functions: list[str], logdir: Path, tmp: Path)
         f.write_bytes(req.SerializeToString(deterministic=True))
         files.append(f)
     out: dict[str, Any] = {"xrs": n, "concurrency": 1}
-    sub = {**cfg, "min_requests": max(cfg["min_requests"], 2 * n), "warmup": n}
-    for fn in functions:
-        if fn not in ("floor", "ours"):
-            continue
-        with servers.serve(fn, logdir) as srv:
-            r = drive(srv, files, 1, cfg["duration"], sub)
-            r["peak_rss_mib"] = round(servers.memory_kib(srv.pid)["VmHWM"] / MIB, 1)
-        out[fn] = r
-        log(
-            f"{n} distinct XRs {fn:5s} c=1: p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
-            f"  cpu {r['server_cpu_ms_per_req']:.2f} ms/req  peak RSS {r['peak_rss_mib']} MiB"
+    # Two passes first, as in the fleet: a response is kept once its request comes again.
+    sub = {**cfg, "min_requests": max(cfg["min_requests"], 2 * n), "warmup": 2 * n}
+    with servers.serve("floor", logdir) as fl, servers.serve("ours", logdir) as ou:
+        got = drive_many(
+            [(fl, files, cfg["duration"], sub), (ou, files, cfg["duration"], sub)], 1, tmp
         )
+        for fn, srv in (("floor", fl), ("ours", ou)):
+            r = got[fn]
+            r["peak_rss_mib"] = round(servers.memory_kib(srv.pid)["VmHWM"] / MIB, 1)
+            out[fn] = r
+            log(
+                f"{n} distinct XRs {fn:5s} c=1: p50 {r['p50_ms']:.2f} ms"
+                f"  p99 {r['p99_ms']:.2f} ms  cpu {r['server_cpu_ms_per_req']:.2f} ms/req"
+                f"  peak RSS {r['peak_rss_mib']} MiB"
+            )
     if "ours" in out and "floor" in out:
         out["ratio_p50_vs_floor"] = _ratio(out["ours"]["p50_ms"], out["floor"]["p50_ms"])
     return out
@@ -428,9 +456,9 @@ def distinct(cfg: dict[str, Any], functions: list[str], logdir: Path, tmp: Path)
 def fleet(cfg: dict[str, Any], res: dict[str, Any], logdir: Path, tmp: Path) -> dict[str, Any]:
     """`fleet_xrs` distinct steady-state XRs of mixed sizes (workload.FLEET_MIX), round
     robin, at concurrency 1 then 8 on one server: what one function process sees when it
-    serves a fleet. The warm-up is one pass over every XR (each XR's first reconcile), so
-    the measured calls are the repeats. Compared with the CPU per request of one XR of each
-    size (the steady runs of this same run), weighted by the mix."""
+    serves a fleet. The warm-up is two passes over every XR (each XR's first two
+    reconciles), so the measured calls are the repeats. Compared with the CPU per request
+    of one XR of each size (the steady runs of this same run), weighted by the mix."""
     from bench.client import write_bundle
 
     n = cfg["fleet_xrs"]
@@ -442,25 +470,25 @@ def fleet(cfg: dict[str, Any], res: dict[str, Any], logdir: Path, tmp: Path) -> 
         "concurrency": cfg["concurrency"],
     }
     sub = {**cfg, "min_requests": max(cfg["min_requests"], n), "warmup": n}
-    for fn in ("floor", "ours"):
-        d: dict[str, Any] = {}
-        with servers.serve(fn, logdir) as srv:
-            for c in cfg["concurrency"]:
-                r = drive(
-                    srv,
-                    ("bundle", bundle),
-                    c,
-                    cfg["duration"],
-                    {**sub, "warmup": n if c == 1 else 0},
-                )
-                d[f"c{c}"] = r
+    with servers.serve("floor", logdir) as fl, servers.serve("ours", logdir) as ou:
+        d: dict[str, dict[str, Any]] = {"floor": {}, "ours": {}}
+        for c in cfg["concurrency"]:
+            # Two passes first: each XR's first two reconciles (a response is kept the
+            # second time its request is seen; function/response_cache.py).
+            budget = {**sub, "warmup": 2 * n if c == cfg["concurrency"][0] else 0}
+            got = drive_many(
+                [(srv, ("bundle", bundle), cfg["duration"], budget) for srv in (fl, ou)], c, tmp
+            )
+            for fn, r in got.items():
+                d[fn][f"c{c}"] = r
                 log(
                     f"fleet {n} XRs {fn:5s} c={c}: p50 {r['p50_ms']:.2f} ms"
                     f"  p99 {r['p99_ms']:.2f} ms  cpu {r['server_cpu_ms_per_req']:.2f} ms/req"
                     f"  n={r['n']}"
                 )
-            d["peak_rss_mib"] = round(servers.memory_kib(srv.pid)["VmHWM"] / MIB, 1)
-        out[fn] = d
+        for fn, srv in (("floor", fl), ("ours", ou)):
+            d[fn]["peak_rss_mib"] = round(servers.memory_kib(srv.pid)["VmHWM"] / MIB, 1)
+    out.update(d)
     ours, floor = out["ours"], out["floor"]
     weights = dict(workload.FLEET_MIX)
     single = None
@@ -488,7 +516,9 @@ def fleet(cfg: dict[str, Any], res: dict[str, Any], logdir: Path, tmp: Path) -> 
     return out
 
 
-def write_payloads(size: str, tmp: Path, templates: bool = False) -> dict[str, Any]:
+def write_payloads(
+    size: str, tmp: Path, templates: bool = False, peers: tuple[str, ...] = servers.PEERS
+) -> dict[str, Any]:
     """Request files per function, "_response": ours' response (for floor_rsp), and with
     `templates` "<scenario>:<function>": (body, fetched) for the scenarios that send a new
     request on every call."""
@@ -507,7 +537,7 @@ def write_payloads(size: str, tmp: Path, templates: bool = False) -> dict[str, A
     if not templates:
         return files
     for scenario in SCENARIOS[1:]:
-        for fn in ("ours", *servers.PEERS):
+        for fn in ("ours", *peers):
             body, fetched = workload.scenario_template(size, scenario, fn)
             fb, ff = tmp / f"{size}-{scenario}-{fn}.body", tmp / f"{size}-{scenario}-{fn}.fetched"
             fb.write_bytes(body)
@@ -995,7 +1025,8 @@ def main(argv: list[str] | None = None) -> int:
         logdir = tmp / "logs"
         logdir.mkdir()
         log(f"mode {a.mode}: building requests")
-        payloads = {s: write_payloads(s, tmp, templates=True) for s in cfg["sizes"]}
+        peers = tuple(p for p in servers.PEERS if p in functions)
+        payloads = {s: write_payloads(s, tmp, templates=True, peers=peers) for s in cfg["sizes"]}
 
         for peer in (p for p in servers.PEERS if p in functions):
             key = "equivalence" if peer == CI_PEER else f"equivalence_{peer.replace('-', '_')}"
@@ -1014,7 +1045,7 @@ def main(argv: list[str] | None = None) -> int:
                         f" {len(eq['ready_differences'])} readiness differences"
                     )
 
-        per_size = measure_sizes(cfg, functions, payloads, logdir)
+        per_size = measure_sizes(cfg, functions, payloads, logdir, tmp)
         for s in cfg["sizes"]:
             res[s] = summarize(s, per_size[s])
         if cfg["fleet_xrs"]:

@@ -358,8 +358,9 @@ def scenario_template(size: str, scenario: str, fn: str) -> tuple[bytes, bytes]:
     """(body, fetched) for bench/client.py --template: a request that is new on every call.
 
     observed_change: the healthy steady-state request, but one observed object (the first
-    pooler StatefulSet) has a new metadata.resourceVersion on every call, as after any
-    status update: same spec, new observed state, a new tag.
+    pooler StatefulSet) has a new metadata.resourceVersion and a new rolled-out revision
+    in its status on every call, as after a status update: same spec, new observed state,
+    a new tag.
     cold: a new spec on every call (an annotation of the gateway Service changes), so
     nothing built before can be reused.
     """
@@ -373,7 +374,11 @@ def scenario_template(size: str, scenario: str, fn: str) -> tuple[bytes, bytes]:
     status = _last_status(xr, desired, observed)
     if scenario == "observed_change":
         key = next(k for k in observed if k.endswith("-pooler-statefulset"))
-        observed[key]["metadata"]["resourceVersion"] = PLACEHOLDER
+        sts = observed[key]
+        sts["metadata"]["resourceVersion"] = PLACEHOLDER
+        # A status the function reads changes too (a rolled-out revision), so no part of
+        # the answer that depends on this object can be reused.
+        sts["status"]["currentRevision"] = sts["status"]["updateRevision"] = PLACEHOLDER
     else:  # the spec is new; what is observed is still the cluster of the previous one
         svc = xr["spec"].setdefault("multigateway", {}).setdefault("service", {})
         svc.setdefault("annotations", {})["bench.multigres.com/revision"] = PLACEHOLDER

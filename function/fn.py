@@ -162,7 +162,7 @@ class BuildCache:
 
     Crossplane re-runs the function on every reconcile of every XR, almost always with an
     unchanged spec: a hit skips validation, building and Struct conversion. Bounded by the
-    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 8;
+    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 4;
     0 disables), so memory stays flat however many XRs one process serves.
     """
 
@@ -210,7 +210,7 @@ class BuildCache:
         self.used = 0
 
 
-CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "8")) * 2**20))
+CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "4")) * 2**20))
 
 
 def compose(
@@ -335,7 +335,10 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     span.set_attribute("multigres.xr.namespace", str(meta.get("namespace", "")))
     span.set_attribute("multigres.xr.generation", int(meta.get("generation") or 0))
     raw_input = to_dict(req.input) if req.HasField("input") else None
-    observed = {k: memo.view(r.resource, observed_view) for k, r in req.observed.resources.items()}
+    observed = {
+        k: memo.view(r.resource, observed_view, OBSERVED_FIELDS)
+        for k, r in req.observed.resources.items()
+    }
     secret = None
     if PASSWORD_REQUIREMENT in req.required_resources:
         items = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]

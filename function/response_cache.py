@@ -12,17 +12,20 @@ The tag does not cover everything, though. Crossplane computes it once per pipel
 sends the later iterations (``required_resources``, the deprecated ``extra_resources``,
 ``required_schemas``) under the same tag. Our function asks for the password Secret, so
 every reconcile is two calls with one tag: without the Secret, then with it. The key is
-therefore the tag plus a digest of those three maps; with that, equal keys mean equal
-requests (tests/test_response_cache.py checks it over random request sequences).
+therefore the tag plus the deterministic bytes of those three maps; with that, equal
+keys mean equal requests (tests/test_response_cache.py checks it over random request
+sequences).
 
 - An empty tag, or one that is not 64 hex digits (not a Crossplane sha256), is not
   trusted as a content hash: the call is answered without the cache.
 - Two tiers, both bounded by bytes (``FUNCTION_MULTIGRES_RESPONSE_CACHE_MIB``, default
-  24; 0 disables). The hot tier (a quarter) keeps the response objects of the latest
+  16; 0 disables). The hot tier (a quarter) keeps the response objects of the latest
   misses, counted at 6x their wire size (what a upb message costs in memory); a hit
   returns the object itself. What falls out of it is kept zlib-compressed (Kubernetes
   manifests shrink about 5-10x) in the cold tier; a hit there costs a decompress and a
   parse. A thousand XRs fit in a few MiB.
+- A response is stored the second time its request is seen: a one-off request (an
+  observed state that has already moved on) then costs nothing to keep or measure.
 - At most ``PER_XR`` entries per XR (name and namespace): once an XR's observed state has
   moved on, its older requests will not come back, so they should not push other XRs out.
 - Responses are never changed after they are stored; the gRPC layer only serializes them.
@@ -31,7 +34,6 @@ requests (tests/test_response_cache.py checks it over random request sequences).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import threading
@@ -44,11 +46,14 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from opentelemetry import trace
 
 ENV_BUDGET = "FUNCTION_MULTIGRES_RESPONSE_CACHE_MIB"
-DEFAULT_BUDGET_MIB = 24.0
+DEFAULT_BUDGET_MIB = 16.0
 HOT_FRACTION = 0.25
 #: Memory a response object takes per byte of its wire size (measured: 4-6x).
 HOT_COST_FACTOR = 6
 PER_XR = 4
+#: Bytes of keys remembered as seen once (a key is 64 bytes, or a few hundred with a
+#: required Secret): thousands of XRs.
+SEEN_BUDGET = 2**20
 _TAG = re.compile(r"[0-9a-f]{64}")
 
 Runner = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
@@ -57,24 +62,22 @@ Runner = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
 def key(req: fnv1.RunFunctionRequest) -> bytes | None:
     """The cache key of a request, or None when it must not be cached.
 
-    The tag, plus (when present) a digest of what Crossplane adds to a request after
-    tagging it: the required resources and schemas it fetched for the function.
+    The tag, plus (when present) the deterministic bytes of what Crossplane adds to a
+    request after tagging it: the required resources and schemas it fetched for the
+    function (a Secret here: a few hundred bytes, cheaper to keep than to hash).
     """
     tag = req.meta.tag
     if len(tag) != 64 or _TAG.fullmatch(tag) is None:
         return None
-    maps = (req.required_resources, req.extra_resources, req.required_schemas)
-    if not any(maps):
-        return tag.encode()
-    h = hashlib.sha256(tag.encode())
-    for field_no, m in enumerate(maps):
+    parts = [tag.encode()]
+    for field_no, m in enumerate(
+        (req.required_resources, req.extra_resources, req.required_schemas)
+    ):
         for name in sorted(m):
             blob = m[name].SerializeToString(deterministic=True)
-            h.update(b"%d\x00%d\x00" % (field_no, len(name.encode())))
-            h.update(name.encode())
-            h.update(len(blob).to_bytes(8, "little"))
-            h.update(blob)
-    return tag.encode() + b"+" + h.hexdigest().encode()
+            head = b"%d\x00%d\x00%d\x00" % (field_no, len(name.encode()), len(blob))
+            parts.append(head + name.encode() + blob)
+    return b"\x00".join(parts)
 
 
 def xr_identity(req: fnv1.RunFunctionRequest) -> tuple[str, str]:
@@ -111,6 +114,8 @@ class ResponseCache:
         self.hot_used = 0
         self.cold_used = 0
         self._owner: dict[bytes, tuple[str, str]] = {}
+        self._seen: OrderedDict[bytes, bool] = OrderedDict()  # keys seen once
+        self._seen_used = 0
         self._by_xr: dict[tuple[str, str], deque[bytes]] = {}
         self._lock = threading.Lock()
         self.stats = Stats()
@@ -145,8 +150,23 @@ class ResponseCache:
         span.set_attribute("multigres.response_cache", "miss")
         rsp = run(req)
         self.stats.misses += 1
-        self.put(k, xr_identity(req), rsp)
+        if self._admit(k):
+            self.put(k, xr_identity(req), rsp)
         return rsp
+
+    def _admit(self, k: bytes) -> bool:
+        """Store a response the second time its request is seen. A request seen once
+        is usually never seen again (the observed state moved on), and storing it costs
+        a full encode to measure it; the first sight only records the key."""
+        with self._lock:
+            if self._seen.pop(k, None) is not None:
+                self._seen_used -= len(k)
+                return True
+            self._seen[k] = True
+            self._seen_used += len(k)
+            while self._seen_used > SEEN_BUDGET:
+                self._seen_used -= len(self._seen.popitem(last=False)[0])
+            return False
 
     # ------------------------------------------------------------------ tiers
 
@@ -222,4 +242,6 @@ class ResponseCache:
             self.cold.clear()
             self._owner.clear()
             self._by_xr.clear()
+            self._seen.clear()
+            self._seen_used = 0
             self.hot_used = self.cold_used = 0

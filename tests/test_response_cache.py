@@ -166,8 +166,11 @@ def test_repeat_is_served_from_the_hot_tier_then_the_cold_one() -> None:
     a, b = reqs[1], reqs[6]  # two different tagged requests
     one = rc.HOT_COST_FACTOR * run(a).ByteSize() + 512
     c = rc.ResponseCache(int(one * 1.5 / rc.HOT_FRACTION))  # the hot tier holds one
-    first = c.serve(a, run)
+    c.serve(a, run)  # seen once: not kept
+    assert len(c) == 0
+    first = c.serve(a, run)  # seen twice: kept
     assert c.serve(a, run) is first and c.stats.hits_hot == 1
+    c.serve(b, run)
     c.serve(b, run)  # pushes a into the cold tier, compressed
     assert rc.key(a) in c.cold and 0 < c.cold_used < first.ByteSize()
     again = c.serve(a, run)
@@ -191,13 +194,22 @@ def test_off_without_a_crossplane_tag_or_a_budget() -> None:
     assert off.stats.uncached == 2 and not off.enabled
 
 
+def test_a_request_seen_once_is_not_kept() -> None:
+    """An observed state that moved on at once (every request new) stores nothing."""
+    c = rc.ResponseCache(64 * 2**20)
+    for b in pool()[:15]:
+        c.serve(fnv1.RunFunctionRequest.FromString(b), run)
+    assert len(c) == 0 and c.stats.misses == 15 and c._seen_used > 0
+
+
 def test_one_xr_keeps_at_most_per_xr_entries() -> None:
     """An XR whose observed state keeps changing does not push other XRs out."""
     c = rc.ResponseCache(64 * 2**20, per_xr=2)
     reqs = [fnv1.RunFunctionRequest.FromString(b) for b in pool()[:15]]  # XR "demo" only
     for r in reqs:
         c.serve(r, run)
-    assert len(c) == 2 and c.stats.misses == 15
+        c.serve(r, run)
+    assert len(c) == 2 and c.stats.misses == 30
 
 
 def test_the_servicer_answers_through_the_cache() -> None:
@@ -205,6 +217,7 @@ def test_the_servicer_answers_through_the_cache() -> None:
     fn.RESPONSES.clear()
     before = fn.RESPONSES.stats.hits_hot
     runner = fn.FunctionRunner()
+    asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
     first = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
     second = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
     assert second is first and fn.RESPONSES.stats.hits_hot == before + 1
