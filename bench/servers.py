@@ -116,11 +116,7 @@ def _wait_ready(server: Server, timeout: float) -> None:
                     raise TimeoutError(f"{server.name} not serving at {server.address}") from None
 
 
-@contextlib.contextmanager
-def serve(
-    name: str, logdir: Path, timeout: float = 30.0, response: Path | None = None
-) -> Iterator[Server]:
-    """Run function `name` for the duration of the block; it is stopped (SIGTERM) after."""
+def _start(name: str, logdir: Path, response: Path | None) -> Server:
     address = f"127.0.0.1:{free_port()}"
     log = logdir / f"{name}-{address.rsplit(':', 1)[1]}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "0"}
@@ -134,15 +130,41 @@ def serve(
             env=env,
             cwd=ROOT,
         )
-    server = Server(name, address, proc, log)
+    return Server(name, address, proc, log)
+
+
+def _stop(server: Server) -> None:
+    proc = server.proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def serve_many(
+    names: list[str], logdir: Path, timeout: float = 60.0, response: Path | None = None
+) -> Iterator[dict[str, Server]]:
+    """Run several functions at once (started together, so their start-up overlaps)."""
+    started: dict[str, Server] = {}
     try:
-        _wait_ready(server, timeout)
-        yield server
+        for name in names:
+            started[name] = _start(name, logdir, response)
+        for server in started.values():
+            _wait_ready(server, timeout)
+        yield started
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for server in started.values():
+            _stop(server)
+
+
+@contextlib.contextmanager
+def serve(
+    name: str, logdir: Path, timeout: float = 60.0, response: Path | None = None
+) -> Iterator[Server]:
+    """Run function `name` for the duration of the block; it is stopped (SIGTERM) after."""
+    with serve_many([name], logdir, timeout, response) as started:
+        yield started[name]

@@ -16,6 +16,7 @@ balancer with an address, a completed topology Job, bound claims).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import string
 from pathlib import Path
@@ -266,13 +267,7 @@ def _observed_xr(xr: Obj, keys: list[str], status: Obj | None) -> Obj:
 def build_requests(size: str) -> dict[str, bytes]:
     """Serialized steady-state requests for one size, tagged as Crossplane tags them:
     {"ours": ..., "floor": ..., "pythonic": ..., "go-templating": ...}."""
-    from function.fn import desired_objects  # imported late: the peers need no Python fn
-
-    xr = size_xr(size)
-    desired = desired_objects(xr)
-    observed = observed_healthy(xr, desired)
-    # The status our function wrote last time, as a healthy steady state carries it.
-    status = _last_status(xr, desired, observed)
+    xr, desired, observed, status = _steady_state(size)
     out = {
         fn: _request(xr, desired, observed, status, fn).SerializeToString(deterministic=True)
         for fn in ("ours", "pythonic", "go-templating")
@@ -340,6 +335,19 @@ def _request(
     return tag(req)
 
 
+@functools.cache
+def _steady_state(size: str) -> tuple[Obj, dict[str, Obj], dict[str, Obj], Obj]:
+    """(XR, desired, observed, last status) of a healthy cluster of `size`: callers that
+    change them must copy first."""
+    from function.fn import desired_objects  # imported late: the peers need no Python fn
+
+    xr = size_xr(size)
+    desired = desired_objects(xr)
+    observed = observed_healthy(xr, desired)
+    # The status our function wrote last time, as a healthy steady state carries it.
+    return xr, desired, observed, _last_status(xr, desired, observed)
+
+
 def _last_status(xr: Obj, desired: dict[str, Obj], observed: dict[str, Obj]) -> Obj:
     from function.fn import run
 
@@ -364,14 +372,10 @@ def scenario_template(size: str, scenario: str, fn: str) -> tuple[bytes, bytes]:
     cold: a new spec on every call (an annotation of the gateway Service changes), so
     nothing built before can be reused.
     """
-    from function.fn import desired_objects
 
     if scenario not in ("observed_change", "cold"):
         raise ValueError(scenario)
-    xr = size_xr(size)
-    desired = desired_objects(xr)
-    observed = observed_healthy(xr, desired)
-    status = _last_status(xr, desired, observed)
+    xr, desired, observed, status = copy.deepcopy(_steady_state(size))
     if scenario == "observed_change":
         key = next(k for k in observed if k.endswith("-pooler-statefulset"))
         sts = observed[key]

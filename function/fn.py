@@ -162,7 +162,7 @@ class BuildCache:
 
     Crossplane re-runs the function on every reconcile of every XR, almost always with an
     unchanged spec: a hit skips validation, building and Struct conversion. Bounded by the
-    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 4;
+    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 2;
     0 disables), so memory stays flat however many XRs one process serves.
     """
 
@@ -210,7 +210,7 @@ class BuildCache:
         self.used = 0
 
 
-CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "4")) * 2**20))
+CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "2")) * 2**20))
 
 
 def compose(
@@ -335,10 +335,7 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     span.set_attribute("multigres.xr.namespace", str(meta.get("namespace", "")))
     span.set_attribute("multigres.xr.generation", int(meta.get("generation") or 0))
     raw_input = to_dict(req.input) if req.HasField("input") else None
-    observed = {
-        k: memo.view(r.resource, observed_view, OBSERVED_FIELDS)
-        for k, r in req.observed.resources.items()
-    }
+    observed = {k: memo.view(r.resource, observed_view) for k, r in req.observed.resources.items()}
     secret = None
     if PASSWORD_REQUIREMENT in req.required_resources:
         items = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]
@@ -361,28 +358,32 @@ def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         span.set_attribute("multigres.result_severity", "fatal")
         span.set_attribute("multigres.composed_objects", 0)
         return rsp
-    write(rsp, composed, built)
+    encoded = write(rsp, composed, built)
     if not hit:
-        CACHE.put(key, _with_blobs(built, composed, req, rsp))
+        CACHE.put(key, _with_blobs(built, composed, req, encoded))
     span.set_attribute("multigres.composed_objects", len(composed.objects))
     span.set_attribute("multigres.result_severity", "warning" if composed.warnings else "normal")
     return rsp
 
 
 def _with_blobs(
-    built: Built, composed: Composed, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse
+    built: Built, composed: Composed, req: fnv1.RunFunctionRequest, encoded: dict[str, bytes]
 ) -> Built:
     """`built` plus the wire bytes just written for each object that is purely ours."""
     blobs = {
-        k: memo.encode(obj)  # encoded by write() a moment ago: a memo hit
+        k: encoded[k]
         for k, obj in built.objects.items()
-        if composed.objects.get(k) is obj and k not in req.desired.resources
+        if composed.objects.get(k) is obj and k not in req.desired.resources and k in encoded
     }
     return Built(built.cluster, built.objects, blobs)
 
 
-def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None = None) -> None:
-    """Write desired objects, readiness, status, conditions and events into `rsp`."""
+def write(
+    rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None = None
+) -> dict[str, bytes]:
+    """Write desired objects, readiness, status, conditions and events into `rsp`; return
+    the wire bytes encoded for objects that had none stored."""
+    encoded: dict[str, bytes] = {}
     c = composed.cluster
     ref = c.spec.postgres.password_secret_ref
     response.require_resources(
@@ -394,7 +395,8 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
         if blob is not None and built is not None and built.objects.get(key) is obj:
             r.resource.MergeFromString(blob)  # unchanged since it was built: reuse its bytes
         else:
-            r.resource.MergeFromString(memo.encode(obj))  # merges like Struct.update
+            blob = encoded[key] = memo.encode(obj)
+            r.resource.MergeFromString(blob)  # merges like Struct.update
         ok, _ = composed.verdicts[key]
         r.ready = fnv1.READY_TRUE if ok else fnv1.READY_FALSE
     resource.update(rsp.desired.composite, {"status": composed.report.status})
@@ -413,6 +415,7 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built | None
         response.normal(rsp, msg)
     if composed.report.healthy:
         rsp.meta.ttl.FromTimedelta(TTL_HEALTHY)
+    return encoded
 
 
 #: Whole responses by request (function/response_cache.py): a repeated request is answered
