@@ -92,6 +92,27 @@ def test_smoke_peer_or_reason(smoke: dict) -> None:
         assert ref[scenario]["ratio_p50_vs_pythonic"] is not None, scenario
 
 
+def test_pythonic_composes_what_we_compose(tmp_path: Path) -> None:
+    """function-pythonic with bench/peers/pythonic/composition.yaml composes exactly our
+    objects for the small and the reference XR: keys, kinds, names, content, readiness."""
+    from bench import equivalence
+
+    if (reason := servers.peer_missing_reason("pythonic")) is not None:
+        pytest.skip(reason)
+    with servers.serve_many(["ours", "pythonic"], tmp_path) as srv:
+        for size, count in (("small", 15), ("reference", 32)):
+            reqs = workload.build_requests(size)
+            eq = equivalence.compare(
+                equivalence.call(srv["ours"].address, reqs["ours"]),
+                equivalence.call(srv["pythonic"].address, reqs["pythonic"]),
+            )
+            assert eq["peer_fatal"] == [], size
+            assert eq["ours_count"] == eq["peer_count"] == count, size
+            assert eq["identities_equal"], (size, eq["only_ours"], eq["only_peer"])
+            assert eq["content_differences"] == 0, (size, eq["content_difference_examples"])
+            assert eq["ready_differences"] == [], size
+
+
 def test_peer_composition_matches_template() -> None:
     check = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "peers" / "sync.py"), "--check"],
