@@ -948,7 +948,9 @@ def plot(res: dict[str, Any], path: Path) -> None:
     fig.suptitle(
         f"function-multigres bench ({res.get('mode')}, {res.get('generated_at')}):"
         f" {m.get('cores')} cores {m.get('cpu')}, {m.get('memory_gib')} GiB,"
-        f" Linux {m.get('kernel')}, Python {m.get('python')}",
+        f" Linux {m.get('kernel')}, Python {m.get('python')};"
+        f" load average {(res.get('loadavg_start') or ['?'])[0]}"
+        f" -> {(res.get('loadavg_end') or ['?'])[0]}",
         fontsize=9,
     )
     fig.tight_layout()

@@ -162,7 +162,7 @@ class BuildCache:
 
     Crossplane re-runs the function on every reconcile of every XR, almost always with an
     unchanged spec: a hit skips validation, building and Struct conversion. Bounded by the
-    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 2;
+    bytes of the serialized objects it holds (FUNCTION_MULTIGRES_BUILD_CACHE_MIB, default 4;
     0 disables), so memory stays flat however many XRs one process serves.
     """
 
@@ -210,7 +210,7 @@ class BuildCache:
         self.used = 0
 
 
-CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "2")) * 2**20))
+CACHE = BuildCache(int(float(os.environ.get("FUNCTION_MULTIGRES_BUILD_CACHE_MIB", "4")) * 2**20))
 
 
 def compose(

@@ -23,12 +23,17 @@ sequences).
   misses, counted at 6x their wire size (what a upb message costs in memory); a hit
   returns the object itself. What falls out of it is kept zlib-compressed (Kubernetes
   manifests shrink about 5-10x) in the cold tier; a hit there costs a decompress and a
-  parse. A thousand XRs fit in a few MiB.
+  parse. A thousand mixed XRs (bench/) take about 8 MiB there.
 - A response is stored the second time its request is seen: a one-off request (an
   observed state that has already moved on) then costs nothing to keep or measure.
 - At most ``PER_XR`` entries per XR (name and namespace): once an XR's observed state has
   moved on, its older requests will not come back, so they should not push other XRs out.
 - Responses are never changed after they are stored; the gRPC layer only serializes them.
+
+Crossplane has a response cache of its own (alpha, ``--enable-function-response-cache``,
+``internal/xfn/cached``): it sits above the fetching runner, keyed by the tag alone, and
+holds a response for its TTL. This one is in the function, so it works without that
+flag, and it answers each fetching iteration separately.
 """
 
 from __future__ import annotations
