@@ -20,7 +20,7 @@ CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
 # applied on its own, docs/operations.md#install), render-only and invalid examples.
 XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane crossplane-cluster pkgname peer pythonic render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e
+.PHONY: help venv crossplane crossplane-cluster pkgname peer pythonic render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -81,7 +81,7 @@ test-packages: venv xpkg pkgname ## only the tests that read the built packages 
 test-apiserver: venv ## only the real kube-apiserver tier
 	$(PY) -m pytest -q -m apiserver $(PYTEST_ARGS)
 
-e2e-install: venv ## build/install everything the real node needs (cached in ~/.cache/function-multigres)
+e2e-install: venv ## build/install everything the real node needs, Crossplane's pieces included (cached in ~/.cache/function-multigres)
 	hack/e2e/install.sh
 
 cluster-up: e2e-install ## start the single-node Kubernetes of the e2e tier (root; hack/e2e/kubectl to use it)
@@ -90,8 +90,11 @@ cluster-up: e2e-install ## start the single-node Kubernetes of the e2e tier (roo
 cluster-down: ## stop it and remove every trace of it from the host
 	python3 -m hack.e2e.cluster down
 
-e2e: e2e-install ## the e2e tier: bring the node up, run tests/e2e/, tear it down [E2E_KEEP=1 keeps it up]
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+e2e: e2e-install $(CROSSPLANE) xpkg ## the e2e tier: bring the node up, run tests/e2e/ (Crossplane installs the packages from _out/), tear it down [E2E_KEEP=1 keeps it up]
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
+
+e2e-pending: e2e-install $(CROSSPLANE) xpkg ## the e2e scenarios that fail today (marked pending), on their own cluster
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
 
 bench: venv $(PYTHONIC) ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full

@@ -4,8 +4,8 @@ Orchestration only, top to bottom: a repeated request is answered whole from the
 response cache (response_cache.py, at RunFunction); otherwise parse and resolve
 (cache.BuildInput → resolve.py), build (builders/, memoised by cache.py), keep immutable
 fields (safety.py), judge readiness (readiness.py), report (status.py), write the
-response (memo.py, wire.py convert). Invalid input gives
-one Fatal result naming the field, and nothing is composed.
+response (memo.py, wire.py convert). Invalid input gives one Fatal result naming the
+field, and nothing is composed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from opentelemetry import trace
 
-from function import memo, readiness, safety, status
+from function import evidence, memo, readiness, safety, status
 from function.api import SpecError
 from function.builders import build
 from function.cache import CACHE, BuildCache, BuildInput, Built
@@ -47,6 +47,7 @@ class Composed:
     objects: dict[str, Obj]
     verdicts: dict[str, readiness.Verdict]
     report: status.Report
+    required: dict[str, list[Obj]]
 
 
 def compose(
@@ -55,11 +56,13 @@ def compose(
     secret: list[Obj] | None = None,
     previous: Obj | None = None,
     generation: int = 0,
+    required: dict[str, list[Obj]] | None = None,
 ) -> Composed:
     """The pure core: built objects + observed state → what to answer.
 
     `secret` is the password requirement's items (None until Crossplane resolved it),
-    `previous` the XR's last status and `generation` its metadata.generation.
+    `previous` the XR's last status, `generation` its metadata.generation and `required`
+    the other required resources Crossplane sent (name → items; see evidence.py).
     """
     objects = dict(built.objects)  # the guard replaces entries, never the cached dicts
     with tracer.start_as_current_span("guard"):
@@ -71,11 +74,13 @@ def compose(
             k: readiness.verdict(o, observed.get(k), wants.get(k)) for k, o in objects.items()
         }
         report = status.summarize(
-            status.Inputs(built.cluster, objects, observed, verdicts, wants, kept, secret),
+            status.Inputs(
+                built.cluster, objects, observed, verdicts, wants, kept, secret, required or {}
+            ),
             previous or {},
             generation,
         )
-    return Composed(built.cluster, objects, verdicts, report)
+    return Composed(built.cluster, objects, verdicts, report, required or {})
 
 
 def desired_objects(
@@ -121,9 +126,19 @@ def run(req: fnv1.RunFunctionRequest, cache: BuildCache = CACHE) -> fnv1.RunFunc
     secret = None
     if PASSWORD_REQUIREMENT in req.required_resources:
         secret = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]
+    required = {
+        name: [to_dict(i.resource) for i in req.required_resources[name].items]
+        for name in evidence.REQUIREMENTS
+        if name in req.required_resources
+    }
     previous = value(xr["status"]) if "status" in xr else None
     composed = compose(
-        built, observed, secret, previous if isinstance(previous, dict) else None, generation
+        built,
+        observed,
+        secret,
+        previous if isinstance(previous, dict) else None,
+        generation,
+        required,
     )
 
     encoded = write(rsp, composed, built)
@@ -160,6 +175,7 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built) -> di
     response.require_resources(
         rsp, PASSWORD_REQUIREMENT, "v1", "Secret", match_name=ref.name, namespace=c.namespace
     )
+    evidence.require(rsp, c, composed.required)
     for key, obj in composed.objects.items():
         r = rsp.desired.resources[key]
         blob = built.blobs.get(key)

@@ -7,14 +7,18 @@ the deterministically marshalled request (``Tag`` in Crossplane v2.2.1,
 function is pure, so the same request always gets the same response, and a response can
 be kept and sent again.
 
-The tag does not cover everything, though. Crossplane computes it once per pipeline step,
-*before* its ``FetchingFunctionRunner`` adds the resources the function asked for, and it
-sends the later iterations (``required_resources``, the deprecated ``extra_resources``,
-``required_schemas``) under the same tag. Our function asks for the password Secret, so
-every reconcile is two calls with one tag: without the Secret, then with it. The key is
-therefore the tag plus a sha256 of those three maps; with that, equal keys mean equal
-requests (tests/test_response_cache.py checks it over random request
-sequences).
+The tag does not cover everything, though. Crossplane computes it once per pipeline step
+(``composition_functions.go``: ``Tag`` over the request before ``meta`` is set), and
+its ``FetchingFunctionRunner`` (``internal/xfn/required_resources.go``) then sends every
+further iteration under the same tag with what the function asked for added
+(``required_resources``, the deprecated ``extra_resources``, ``required_schemas``) and
+the context replaced by the previous response's. Our function asks for the password
+Secret (and, with ReadWriteOnce backups, the nodes and pooler pods: evidence.py), so
+every reconcile is at least two calls with one tag. The key is therefore the tag plus a
+sha256 of those three maps and the context; with that, equal keys mean equal requests
+(tests/test_response_cache.py checks it over random request sequences). The one part of
+a request the tag does not cover and the key leaves out is ``meta.capabilities`` (set
+beside the tag): what this Crossplane binary supports, which no answer reads.
 
 - An empty tag, or one that is not 64 hex digits (not a Crossplane sha256), is not
   trusted as a content hash: the call is answered without the cache.
@@ -68,15 +72,16 @@ Runner = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
 def key(req: fnv1.RunFunctionRequest) -> bytes | None:
     """The cache key of a request, or None when it must not be cached.
 
-    The tag, plus (when present) a sha256 of the deterministic bytes of what Crossplane
-    adds to a request after tagging it: the required resources and schemas it fetched
-    for the function (a Secret here).
+    The tag, plus (when any is present) a sha256 of the deterministic bytes of what
+    Crossplane may change in a request after tagging it: the required resources, extra
+    resources and schemas it fetched for the function, and the context.
     """
     tag = req.meta.tag
     if len(tag) != 64 or _TAG.fullmatch(tag) is None:
         return None
     maps = (req.required_resources, req.extra_resources, req.required_schemas)
-    if not any(maps):
+    has_context = req.HasField("context")
+    if not has_context and not any(maps):
         return tag.encode()
     h = hashlib.sha256()
     for field_no, m in enumerate(maps):
@@ -85,6 +90,10 @@ def key(req: fnv1.RunFunctionRequest) -> bytes | None:
             h.update(b"%d\x00%d\x00%d\x00" % (field_no, len(name.encode()), len(blob)))
             h.update(name.encode())
             h.update(blob)
+    if has_context:
+        blob = req.context.SerializeToString(deterministic=True)
+        h.update(b"%d\x00%d\x00" % (len(maps), len(blob)))
+        h.update(blob)
     return tag.encode() + h.digest()
 
 

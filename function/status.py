@@ -12,6 +12,7 @@ from typing import Any
 
 from function.capability import capability
 from function.conditions import Cond
+from function.evidence import rwo_backup_blocked
 from function.readiness import Verdict, wanted
 from function.resolve import Cluster
 from function.safety import Kept
@@ -59,6 +60,7 @@ class Inputs:
     hpa_wants: dict[str, int | None]
     kept: list[Kept]
     secret: list[Obj] | None  # the password requirement's items; None until resolved
+    required: dict[str, list[Obj]] = field(default_factory=dict)  # nodes, pooler pods
 
 
 def summarize(i: Inputs, previous: Obj, generation: int) -> Report:
@@ -67,7 +69,7 @@ def summarize(i: Inputs, previous: Obj, generation: int) -> Report:
     kept_cond, kept_warnings = kept_conditions(i.kept)
     secret = secret_condition(i.cluster, i.secret)
     report.conditions += [kept_cond, secret]
-    report.warnings = [*kept_warnings, *report.warnings, *advice(i.cluster, i.observed)]
+    report.warnings = [*kept_warnings, *report.warnings, *advice(i.cluster, i.required)]
     if secret.status == "False":
         report.warnings.append(secret.message)
     conds, warnings = capability(i.cluster, i.observed)
@@ -129,10 +131,15 @@ def _phase(i: Inputs, previous: Obj, generation: int) -> Report:
     status["phase"], status["message"] = phase, message
 
     report = Report(status=status)
+    # The condition names what is not ready, without the per-resource detail (replica
+    # counts) that status.message gives: Crossplane writes conditions in a second status
+    # update, so a message that changed with every pod made each pod transition cost two
+    # XR watch events instead of one (the XR's own events count against Crossplane's watch
+    # circuit breaker too; docs/operations.md#circuit-breaker).
     report.conditions.append(
         Cond("ComponentsReady", "True", "AllReady", message)
         if not not_ready
-        else Cond("ComponentsReady", "False", "NotAllReady", message)
+        else Cond("ComponentsReady", "False", "NotAllReady", _not_ready_names(verdicts, any_ready))
     )
     report.conditions.append(
         Cond("TopologyRegistered", "True", "JobComplete", "cells and database registered in etcd")
@@ -149,6 +156,15 @@ def _phase(i: Inputs, previous: Obj, generation: int) -> Report:
             f"phase {previous['phase']} -> {phase}: {message}"
         )
     return report
+
+
+def _not_ready_names(verdicts: dict[str, Verdict], any_ready: bool) -> str:
+    """What is not ready, by name only (at most 8), so the message changes with components."""
+    names = sorted(k for k, (ok, _) in verdicts.items() if not ok)
+    if not any_ready:
+        return f"waiting for {len(names)} resources (status.message says why)"
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    return f"{len(names)}/{len(verdicts)} not ready: {shown} (status.message says why)"
 
 
 def _lost_readiness(previous: Obj, now: Obj) -> list[str]:
@@ -214,34 +230,14 @@ def secret_condition(c: Cluster, items: list[Obj] | None) -> Cond:
     return Cond("PasswordSecretReady", "True", "Found", f"{where} found")
 
 
-def _pods_not_ready(sts: Obj | None) -> bool:
-    """The StatefulSet has created pods that are not ready (as far as its status tells)."""
-    st = (sts or {}).get("status") or {}
-    return int(st.get("replicas") or 0) > int(st.get("readyReplicas") or 0)
-
-
-def advice(c: Cluster, observed: dict[str, Obj]) -> list[str]:
-    """Warnings about valid but risky choices, and likely causes of a stall."""
+def advice(c: Cluster, required: dict[str, list[Obj]]) -> list[str]:
+    """Warnings about valid but risky choices, and causes of a stall that are seen."""
     out = []
     if c.spec.multipooler.autoscaling.enabled:
         out.append(
             "multipooler autoscaling is on: scale-down removes the highest ordinal pod, "
             "which may be the primary (a failover follows)"
         )
-    b = c.spec.backup
-    shared_rwo = not b.existing_claim and "ReadWriteMany" not in b.storage.access_modes
-    stalled = [
-        cell for cell in c.cell_names if _pods_not_ready(observed.get(f"{cell}-pooler-statefulset"))
-    ]
-    if (
-        shared_rwo
-        and stalled
-        and (len(c.cell_names) > 1 or c.spec.multipooler.replicas_per_cell > 1)
-    ):
-        out.append(
-            f"poolers not ready in {', '.join(stalled)}: every pooler mounts the backup volume, "
-            f"which is {'/'.join(b.storage.access_modes)}; pods on other nodes or zones can not "
-            "attach it. Use ReadWriteMany storage (spec.backup.storage) or an existing RWX claim "
-            "(spec.backup.existingClaim) on multi-node clusters"
-        )
+    if why := rwo_backup_blocked(c, required):
+        out.append(why)
     return out

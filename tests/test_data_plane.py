@@ -159,9 +159,11 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
                 "--leader-failover-grace-period-max-jitter=1m30s"}
      <= set(args(o["zone1-multiorch-deployment"], "multiorch"))),
     # h) readiness means the instance can take part in a commit
-    ("Postgres readiness: primary, or a standby that streams", {},
+    ("Postgres readiness: a primary a standby streams from, or a standby that streams", {},
      lambda o: "pg_is_in_recovery()" in probe_script(o)
-     and "status = 'streaming'" in probe_script(o) and "$POSTGRES_PASSWORD_FILE" in probe_script(o)),
+     and "pg_stat_wal_receiver WHERE status = 'streaming'" in probe_script(o)
+     and "pg_stat_replication WHERE state = 'streaming'" in probe_script(o)
+     and "$POSTGRES_PASSWORD_FILE" in probe_script(o)),
     # f) backup volume
     ("the backup volume is ReadWriteMany by default", {},
      lambda o: o["backup-pvc"]["spec"]["accessModes"] == ["ReadWriteMany"]),

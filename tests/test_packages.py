@@ -246,6 +246,17 @@ def _doc_blocks(path: Path) -> list[str]:
     return re.findall(r"```(?:sh|yaml|console)?\n(.*?)```", path.read_text(), re.S)
 
 
+def _manifests(block: str) -> list[Any]:
+    """The objects a doc block shows: a YAML block, or the heredocs of a shell block
+    (`kubectl apply -f - <<EOF ... EOF`, as the README's install block has)."""
+    heredocs = re.findall(r"<<'?EOF'?\n(.*?)\nEOF\n", block, re.S)
+    if heredocs:
+        return [d for h in heredocs for d in yaml.safe_load_all(h)]
+    if "apiVersion:" not in block or re.search(r"^(kubectl|crossplane) ", block, re.M):
+        return []
+    return list(yaml.safe_load_all(block))
+
+
 def test_every_documented_install_gives_the_function_the_composition_calls() -> None:
     """README and operations guide: each way in ends with the Function under that name."""
     composition = load(ROOT / "apis" / "composition.yaml")
@@ -275,7 +286,7 @@ def test_every_documented_install_gives_the_function_the_composition_calls() -> 
                     )
                 else:
                     configurations += 1
-            for doc in yaml.safe_load_all(block) if "apiVersion:" in block else []:
+            for doc in _manifests(block):
                 if isinstance(doc, dict) and doc.get("kind") == "Function":
                     functions += 1
                     assert doc["metadata"]["name"] == want, (
@@ -307,3 +318,23 @@ def test_documented_kubectl_applies_name_files_kubectl_can_apply() -> None:
                                 f"{path.name}: `{line.strip()}` applies {f.name}, package metadata no API server serves"
                             )
     assert seen
+
+
+def test_readme_install_block_maps_both_packages_to_one_registry() -> None:
+    """The block the e2e tier runs (tests/e2e/crossplane.py): ImageConfigs for exactly the
+    two public names, each rewritten under ${REGISTRY}, and the install by public name."""
+    from tests.e2e.crossplane import readme_install_block
+
+    block = readme_install_block()
+    configs = [d for d in _manifests(block) if d.get("kind") == "ImageConfig"]
+    dep = load(ROOT / "apis" / "crossplane.yaml")["spec"]["dependsOn"][0]["package"]
+    rewrites = {
+        c["spec"]["matchImages"][0]["prefix"]: c["spec"]["rewriteImage"]["prefix"] for c in configs
+    }
+    config_repo = "xpkg.crossplane.io/configuration-multigres"
+    assert rewrites == {
+        dep: "${REGISTRY}/function-multigres",
+        config_repo: "${REGISTRY}/configuration-multigres",
+    }
+    assert f"crossplane xpkg install configuration {config_repo}:" in block
+    assert "kubectl apply -f apis/rbac.yaml" in block

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench import workload
-from function import fn
+from function import evidence, fn
 from function import response_cache as rc
 from function.fn import desired_objects, run
 
@@ -73,7 +73,8 @@ def _secrets(xr: Obj) -> list[list[Obj] | None]:
 @cache
 def pool() -> tuple[bytes, ...]:
     """Serialized requests: 4 XRs x observed states x Secret states, each tagged as
-    Crossplane tags it, plus two that must bypass the cache (no tag, a non-sha256 tag)."""
+    Crossplane tags it; an RWO XR's evidence iterations and contexts replaced under one
+    tag; plus two that must bypass the cache (no tag, a non-sha256 tag)."""
     out = []
     for xr in _xrs():
         for observed in _observed(xr):
@@ -87,11 +88,70 @@ def pool() -> tuple[bytes, ...]:
                     for s in secret:
                         items.items.add().resource.update(s)
                 out.append(workload.tag(r).SerializeToString())
+    out.extend(_rwo_evidence())
+    out.extend(_context_iterations())
     untagged = fnv1.RunFunctionRequest.FromString(out[1])
     untagged.meta.tag = ""
     human = fnv1.RunFunctionRequest.FromString(out[2])
     human.meta.tag = "t1"
     return (*out, untagged.SerializeToString(), human.SerializeToString())
+
+
+def _request(xr: Obj, required: dict[str, list[Obj]]) -> fnv1.RunFunctionRequest:
+    r = fnv1.RunFunctionRequest()
+    r.observed.composite.resource.update(xr)
+    for name, items in required.items():
+        for o in items:
+            r.required_resources[name].items.add().resource.update(o)
+    return workload.tag(r)
+
+
+def _rwo_evidence() -> list[bytes]:
+    """An RWO-backup XR through the fetching iterations evidence.py causes, one tag for
+    all: the Secret and one node, two nodes, then the pooler pods (a pending one on the
+    other node: the answer gains a Warning)."""
+    xr = copy.deepcopy(workload.small_xr())
+    xr["metadata"]["name"] = "rwo"
+    xr["spec"]["backup"] = {"storage": {"accessModes": ["ReadWriteOnce"]}}
+    secret = [workload.password_secret(xr)]
+
+    def node(n: str) -> Obj:
+        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}}
+
+    def pod(i: int, phase: str, node: str) -> Obj:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"rwo-zone1-pooler-{i}", "namespace": "default"},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase},
+        }
+
+    one = {fn.PASSWORD_REQUIREMENT: secret, evidence.NODES_REQUIREMENT: [node("n1")]}
+    two = {**one, evidence.NODES_REQUIREMENT: [node("n1"), node("n2")]}
+    pods = {**two, evidence.POOLER_PODS_REQUIREMENT: [pod(0, "Running", "n1")]}
+    stuck = {
+        **two,
+        evidence.POOLER_PODS_REQUIREMENT: [pod(0, "Running", "n1"), pod(1, "Pending", "n2")],
+    }
+    return [_request(xr, r).SerializeToString() for r in ({}, one, two, pods, stuck)]
+
+
+def _context_iterations() -> list[bytes]:
+    """One tag, two contexts: Crossplane's fetching runner replaces the context with the
+    previous response's before the next iteration, under the tag of the first."""
+    first = _request(workload.small_xr(), {})
+    first.context.update({"example.org/env": {"tier": "a"}})
+    workload.tag(first)
+    later = fnv1.RunFunctionRequest()
+    later.CopyFrom(first)
+    later.context.update({"example.org/env": {"tier": "b"}})
+    items = later.required_resources[fn.PASSWORD_REQUIREMENT].items
+    items.add().resource.update(workload.password_secret(workload.small_xr()))
+    again = fnv1.RunFunctionRequest()
+    again.CopyFrom(later)
+    again.context.update({"example.org/env": {"tier": "a"}})
+    return [m.SerializeToString() for m in (first, later, again)]
 
 
 @cache
@@ -112,6 +172,22 @@ def test_pool_shares_tags_as_crossplane_does() -> None:
     bare.CopyFrom(first)
     bare.ClearField("required_resources")
     assert workload.crossplane_tag(bare) == first.meta.tag
+
+
+def test_one_tag_several_answers() -> None:
+    """What a key of the tag alone would get wrong: under one tag the fetched evidence
+    (nodes, pooler pods) and a replaced context each change the answer."""
+    reqs = [fnv1.RunFunctionRequest.FromString(b) for b in pool()]
+    by_tag: dict[str, set[bytes]] = {}
+    for i, r in enumerate(reqs):
+        by_tag.setdefault(r.meta.tag, set()).add(uncached_response(i))
+    rwo = next(
+        r.meta.tag for r in reqs if r.observed.composite.resource["metadata"]["name"] == "rwo"
+    )
+    # no Secret; one node; two nodes (asks for the pods), alike with a running pod; stuck
+    assert len(by_tag[rwo]) == 4
+    ctx = next(r.meta.tag for r in reqs if r.HasField("context"))
+    assert len(by_tag[ctx]) == 3  # tier a, tier b with the Secret, tier a with the Secret
 
 
 def test_keys_are_content_hashes() -> None:

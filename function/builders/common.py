@@ -5,14 +5,12 @@ All functions are pure: they read the resolved `Cluster` and return new dicts.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from function.api import Resources, Scheduling
-from function.defaults.upstream import FLAGS, PATHS
+from function.defaults.upstream import FLAGS
 from function.resolve import Cluster
 
 Obj = dict[str, Any]
@@ -245,56 +243,6 @@ def service_port(name: str, port: int, target: str | None = None) -> Obj:
 
 def container_ports(ports: dict[str, int]) -> list[Obj]:
     return [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports.items()]
-
-
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
-
-
-@functools.cache
-def script(name: str) -> str:
-    """A shell script shipped in builders/scripts/, as a container's `bash -c` argument."""
-    return (SCRIPTS / name).read_text()
-
-
-def script_container(
-    c: Cluster,
-    name: str,
-    image: str,
-    text: str,
-    env: list[Obj],
-    memory: tuple[str, str],
-    mounts: list[Obj] | None = None,
-) -> Obj:
-    """A small container running a shipped shell script (`bash -c`): memory (request, limit)."""
-    out: Obj = {
-        "name": name,
-        "image": image,
-        "imagePullPolicy": c.spec.images.pull_policy,
-        "command": [PATHS["bash"], "-c", text],
-        "env": env,
-        "resources": {
-            "requests": {"cpu": "10m", "memory": memory[0]},
-            "limits": {"memory": memory[1]},
-        },
-        "securityContext": container_security(),
-    }
-    if mounts is not None:
-        out["volumeMounts"] = mounts
-    return out
-
-
-def wait_for_etcd(c: Cluster) -> Obj:
-    """An init container that returns once the topology store answers healthy."""
-    host, port = c.topo_address.rsplit(":", 1)
-    env = [{"name": "ETCD_HOST", "value": host}, {"name": "ETCD_PORT", "value": port}]
-    return script_container(
-        c,
-        "wait-for-etcd",
-        c.spec.images.multigres,
-        script("wait-for-etcd.sh"),
-        env,
-        ("16Mi", "32Mi"),
-    )
 
 
 def server_args(c: Cluster, ports: dict[str, int], cell: str) -> list[str]:

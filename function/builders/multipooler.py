@@ -38,9 +38,17 @@ MP = FLAGS["multipooler"]
 # streams from one. With no primary, or no streaming standby, the StatefulSet is not
 # ready, so the XR is not Healthy while the cluster cannot commit (upstream's own /ready
 # of pgctld and multipooler ignores Postgres; docs/architecture.md says why this probe).
+#: Ready = this instance takes part in a shard that can commit: a standby streaming from
+#: its primary, or a primary with a standby streaming from it. Every durability policy
+#: needs a standby's acknowledgement to commit, and a lone "primary" is what a stalled
+#: bootstrap shows: measured on the real node, pooler-0 (initialized, never appointed:
+#: multiorch's pre-vote failed for 27 s, `recruits ... disagree on content`) was ready for
+#: 26 s, then restored as a standby. The flap cost Ready changes of the StatefulSet, the
+#: PDB and the XR (watch events against Crossplane's circuit breaker) and a false Ready.
 READY_SQL = (
-    "SELECT NOT pg_is_in_recovery() OR EXISTS "
-    "(SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+    "SELECT CASE WHEN pg_is_in_recovery() "
+    "THEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') "
+    "ELSE EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming') END"
 )
 READY_SCRIPT = (
     'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" PGCONNECT_TIMEOUT=2 '

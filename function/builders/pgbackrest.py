@@ -20,14 +20,15 @@ from __future__ import annotations
 import json
 
 from function.builders import common as k
+from function.builders import shell
 from function.builders.common import Obj
 from function.defaults.upstream import PATHS, PGBACKREST_CERT_FILES, PGBACKREST_CLIENT_CN, UIDS
 from function.resolve import Cluster
 
 COMPONENT = "pgbackrest-tls"
 SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-CA_JOB_SCRIPT = k.script("pgbackrest-ca.sh")
-POD_CERT_SCRIPT = k.script("pgbackrest-cert.sh")
+CA_JOB_SCRIPT = shell.script("pgbackrest-ca.sh")
+POD_CERT_SCRIPT = shell.script("pgbackrest-cert.sh")
 
 CA_DAYS = 3650
 LEAF_DAYS = 3650  # re-issued at every pod start anyway
@@ -93,7 +94,7 @@ def ca_job(c: Cluster) -> Obj:
         {"name": "HOME", "value": PATHS["tmp"]},
     ]
     mounts = [{"name": "tmp", "mountPath": PATHS["tmp"]}]
-    container = k.script_container(
+    container = shell.script_container(
         c, "generate-ca", c.spec.images.pgctld, CA_JOB_SCRIPT, env, ("32Mi", "64Mi"), mounts
     )
     pod = k.pod_spec(
@@ -185,7 +186,7 @@ def cert_init_container(c: Cluster, subdomain: str) -> Obj:
         cert_mount(read_only=False),
         {"name": "tmp", "mountPath": PATHS["tmp"]},
     ]
-    return k.script_container(
+    return shell.script_container(
         c, "pgbackrest-cert", c.spec.images.pgctld, POD_CERT_SCRIPT, env, ("16Mi", "64Mi"), mounts
     )
 

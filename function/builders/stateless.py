@@ -10,6 +10,7 @@ from typing import Literal
 
 from function.api import Multigateway, Multiorch
 from function.builders import common as k
+from function.builders import shell
 from function.builders.common import Obj
 from function.defaults.upstream import (
     DATABASE,
@@ -71,7 +72,7 @@ def deployment(c: Cluster, component: Component, cell: str, zone: str | None) ->
     }
     # multigateway exits if it cannot register within 10 s (no flag), so it waits for etcd;
     # multiorch registers in the background with retries and needs no wait.
-    init = {"initContainers": [k.wait_for_etcd(c)]} if component == "multigateway" else {}
+    init = {"initContainers": [shell.wait_for_etcd(c)]} if component == "multigateway" else {}
     body: Obj = {
         "selector": {"matchLabels": k.selector(c, component, cell)},
         "strategy": {

@@ -8,6 +8,7 @@ safe by reusing existing cells and the database record.
 from __future__ import annotations
 
 from function.builders import common as k
+from function.builders import shell
 from function.builders.common import Obj
 from function.defaults.upstream import FLAGS, PATHS, UIDS
 from function.resolve import Cluster
@@ -41,7 +42,7 @@ def _pod_spec(c: Cluster) -> Obj:
         c,
         UIDS["multigres"],
         k.scheduling(c, None, COMPONENT),
-        initContainers=[k.wait_for_etcd(c)],
+        initContainers=[shell.wait_for_etcd(c)],
         containers=[container],
         volumes=[{"name": "tmp", "emptyDir": {}}],
         restartPolicy="OnFailure",

@@ -18,6 +18,11 @@
 #                                      (the wrapper module hack/crossplane/registry)
 #   crossplane/<ver>/bin/pkgname       the names Crossplane's own code gives a package object
 #                                      (hack/crossplane/pkgname; the packaging tests use it)
+#   crossplane/<ver>/image/crossplane-<key>.tar
+#                                      Crossplane core as a container image, as upstream ships
+#                                      it (the binary, /crds, /webhookconfigurations, uid
+#                                      65532), packed by hack/e2e/mkimage.py as a docker-archive
+#                                      named exactly as the chart's image, for `ctr images import`
 #   crossplane/index.json              the paths above, for the e2e tier to read
 #
 # Every entry is keyed by its inputs, so a second run takes seconds and a changed input
@@ -148,6 +153,33 @@ chart() {
   ln -sfn "$(basename "${CHART_OUT}")" "${CP}/chart/crossplane.yaml"
 }
 
+# Crossplane core as the image the chart runs: the binary as entry point, /crds and
+# /webhookconfigurations where `core init` reads them (its defaults), non-root. Keyed by
+# everything in it and by mkimage.py.
+IMAGE_TAG="${CROSSPLANE_IMAGE}:${CROSSPLANE_VERSION}"
+image() {
+  local k; k="$( (cd "${CP}" && find bin/crossplane crds webhookconfigurations -type f | sort | xargs sha256sum; \
+                  sha256sum < "${ROOT}/hack/e2e/mkimage.py"; echo "${IMAGE_TAG}") | sha256sum | cut -c1-16)"
+  IMAGE_OUT="${CP}/image/crossplane-${k}.tar"
+  if [[ -s "${IMAGE_OUT}" && -s "${IMAGE_OUT%.tar}.id" ]]; then
+    log "Crossplane image ${IMAGE_TAG} cached at ${IMAGE_OUT}"
+    return
+  fi
+  local tree; tree="$(mktemp -d "${TMPDIR:-/tmp}/crossplane-image.XXXXXX")"
+  mkdir -p "${tree}/usr/local/bin" "${tree}/tmp" "${CP}/image"
+  chmod 1777 "${tree}/tmp"
+  cp "${CP}/bin/crossplane" "${tree}/usr/local/bin/crossplane"
+  cp -r "${CP}/crds" "${CP}/webhookconfigurations" "${tree}/"
+  chmod -R a+rX "${tree}"
+  rm -f "${CP}"/image/crossplane-*
+  python3 "${ROOT}/hack/e2e/mkimage.py" --tag "${IMAGE_TAG}" --out "${IMAGE_OUT}.tmp" --layer "${tree}" \
+    --user 65532:65532 --env PATH=/usr/local/bin:/usr/bin:/bin \
+    --entrypoint '["/usr/local/bin/crossplane"]' > "${IMAGE_OUT%.tar}.id.tmp"
+  rm -rf "${tree}"
+  mv "${IMAGE_OUT}.tmp" "${IMAGE_OUT}" && mv "${IMAGE_OUT%.tar}.id.tmp" "${IMAGE_OUT%.tar}.id"
+  log "packed Crossplane image ${IMAGE_TAG} ($(( $(stat -c %s "${IMAGE_OUT}") >> 20 )) MiB, id $(cut -c1-12 "${IMAGE_OUT%.tar}.id")) at ${IMAGE_OUT}"
+}
+
 index() {
   local out="${CACHE}/crossplane/index.json"
   cat > "${out}.tmp" <<JSON
@@ -161,7 +193,8 @@ index() {
   "helm": "${HELM_DIR}/helm",
   "ggcr_version": "${GGCR_VERSION}",
   "registry": "${REGISTRY_DIR}/registry",
-  "pkgname": "${CP}/bin/pkgname"
+  "pkgname": "${CP}/bin/pkgname",
+  "image": {"name": "${IMAGE_TAG}", "tar": "${IMAGE_OUT}", "id": "$(cat "${IMAGE_OUT%.tar}.id")"}
 }
 JSON
   mv "${out}.tmp" "${out}"
@@ -177,6 +210,7 @@ timed "registry (go-containerregistry ${GGCR_VERSION})" registry_binary
 timed "helm ${HELM_VERSION}" helm_binary
 timed "Crossplane chart ${CROSSPLANE_VERSION}" chart
 timed "crossplane core ${CROSSPLANE_VERSION}" crossplane_core
+timed "Crossplane image" image
 index
 
 log "crossplane install done in $(( $(date +%s) - total_start ))s (index: ${INDEX}):"

@@ -11,6 +11,8 @@
 #                      the pause program
 #   rootfs/            Debian trixie with PostgreSQL 17 and pgBackRest (rootfs.sh)
 #   images/            docker-archive tarballs named exactly as the manifests use them
+#   crossplane/        Crossplane core (binary and image), its rendered chart, helm, the OCI
+#                      registry the node runs beside it (hack/crossplane/install.sh)
 #
 # Every entry is keyed by its inputs (versions, checksums, the script that makes it), so a
 # second run is warm and a changed input rebuilds only what depends on it. Slow steps
@@ -134,6 +136,7 @@ timed "local-path-provisioner ${LOCAL_PATH_VERSION}" tool local-path-provisioner
   github.com/rancher/local-path-provisioner "${LOCAL_PATH_VERSION}"
 timed "pause" pause_binary
 timed "images" images
+timed "Crossplane core, chart, registry" "${ROOT}/hack/crossplane/install.sh"
 
 log "e2e install done in $(( $(date +%s) - total_start ))s:"
 for t in "${TIMES[@]}"; do log "  ${t}"; done

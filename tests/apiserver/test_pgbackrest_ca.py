@@ -19,7 +19,7 @@ import pytest
 from apiserver_harness import ControlPlane, Kube
 
 from function.builders import build, pgbackrest
-from function.resolve import resolve
+from function.resolve import resolve_xr
 from tests.helpers import xr
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -39,7 +39,7 @@ def _token(kube: Kube, ns: str, sa: str) -> str:
 def test_ca_job_creates_once_and_pod_cert_verifies(
     kube: Kube, control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    objs = build(resolve(xr(namespace=namespace)))
+    objs = build(resolve_xr(xr(namespace=namespace)))
     for key in ("pgbackrest-ca-serviceaccount", "pgbackrest-ca-role", "pgbackrest-ca-rolebinding"):
         obj = {**objs[key], "metadata": {**objs[key]["metadata"], "namespace": namespace}}
         kube.apply(obj)
@@ -71,7 +71,7 @@ def test_ca_job_creates_once_and_pod_cert_verifies(
     first = run()
     assert first.returncode == 0, first.stdout + first.stderr
     assert "created Secret" in first.stdout
-    name = pgbackrest.ca_secret_name(resolve(xr(namespace=namespace)))
+    name = pgbackrest.ca_secret_name(resolve_xr(xr(namespace=namespace)))
     ref = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}}
     secret = kube.get(ref)
     assert secret["type"] == "kubernetes.io/tls"

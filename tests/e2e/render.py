@@ -1,9 +1,10 @@
 """What `make render` prints for an example, as objects to apply: the real function over
 gRPC, rendered by the real `crossplane render` (bin/crossplane), nothing patched.
 
-Until real Crossplane runs in the e2e tier, the scenarios apply the composed resources
-themselves with server-side apply, as Crossplane would; what only Crossplane can act on
-is left out and said so: the XR itself, Usages (no Crossplane controller enforces them
+test_cluster.py applies the composed resources itself with server-side apply, as
+Crossplane would, to test the data plane apart from Crossplane (test_crossplane.py is
+the same cluster through real Crossplane); what only Crossplane can act on is left out
+and said so: the XR itself, Usages (no Crossplane controller enforces them
 here) and the ownerReferences to the XR (it does not exist in the cluster).
 """
 

@@ -12,19 +12,10 @@ from typing import Any
 import pytest
 
 from function.defaults.upstream import IMAGES as IMAGES_UPSTREAM
-from hack.e2e.cluster.addons import IMAGES
+from hack.e2e.cluster.addons import IMAGES, RESTRICTED
 from tests.e2e.kube import Kube
 
 NS = "e2e-smoke"
-RESTRICTED = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "runAsUser": 65532,
-    "runAsGroup": 65532,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 
 
 def pod(name: str, command: str, **extra: Any) -> dict[str, Any]:

@@ -101,7 +101,27 @@ def scheduler(lay: Layout) -> Daemon:
     ]
 
 
-def containerd(lay: Layout, pause_image: str) -> Daemon:
+def registry(lay: Layout, binary: str) -> Daemon:
+    """The OCI registry beside the node; blobs on disk in the run directory."""
+    return "registry", [binary, f"--address={L.REGISTRY}", f"--blobs-dir={lay.p('registry')}"]
+
+
+def _registry_hosts(lay: Layout, registries: dict[str, str]) -> str:
+    """containerd's `config_path` (its hosts API, 1.5+): one hosts.toml per registry."""
+    certs = lay.p("containerd", "certs.d")
+    for host, url in registries.items():
+        _write(
+            certs / host / "hosts.toml",
+            f'server = "{url}"\n\n[host."{url}"]\n  capabilities = ["pull", "resolve"]\n',
+        )
+    return f"""  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{certs}"
+"""
+
+
+def containerd(lay: Layout, pause_image: str, registries: dict[str, str] | None = None) -> Daemon:
+    """containerd's CRI; `registries` (host[:port] -> endpoint URL, e.g. plain HTTP) adds a
+    hosts.toml for each under `config_path`; without it the configuration is unchanged."""
     cni = lay.p("cni")
     conf = f"""version = 2
 root = "{lay.p("containerd", "root")}"
@@ -124,6 +144,8 @@ state = "{lay.p("containerd", "state")}"
     bin_dir = "/usr/lib/cni"
     conf_dir = "{cni / "net.d"}"
 """
+    if registries:
+        conf += _registry_hosts(lay, registries)
     path = _write(lay.p("containerd", "config.toml"), conf)
     conflist = {
         "cniVersion": "0.4.0",

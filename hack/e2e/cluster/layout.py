@@ -23,6 +23,12 @@ KUBERNETES_SERVICE_IP = "10.96.0.1"
 DNS_SERVICE_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 APISERVER_PORT = 6443
+#: The OCI registry beside the node (hack/crossplane/registry, started with the node):
+#: on the node IP, which pods reach through their gateway and containerd directly. Plain
+#: HTTP: go-containerregistry (crank's push, Crossplane's package fetcher) uses HTTP for
+#: RFC 1918 addresses by itself, and containerd is told so by a hosts.toml
+#: (config.containerd).
+REGISTRY = f"{NODE_IP}:5000"
 #: Values the kubelet (protectKernelDefaults) expects; bind-mounted over /proc/sys inside
 #: the node's mount namespace so the kubelet never writes the host's sysctls.
 KERNEL_DEFAULTS = {
@@ -89,6 +95,11 @@ class Layout:
     @property
     def images_index(self) -> Path:
         return self.cache / "images" / "index.json"
+
+    @property
+    def crossplane_index(self) -> Path:
+        """What hack/crossplane/install.sh built: Crossplane's image, chart, the registry."""
+        return self.cache / "crossplane" / "index.json"
 
     def p(self, *parts: str) -> Path:
         return self.run.joinpath(*parts)

@@ -1,9 +1,10 @@
 """Bring the node up and down: the steps in order, each timed and each wait bounded.
 
 `Cluster.up()` is idempotent: it first removes what an earlier (possibly crashed) run
-left, then starts etcd, the API server, the controller manager, the scheduler,
-containerd (and imports the images), the kubelet and kube-proxy, and applies the
-add-ons. A wait that times out raises with the logs that explain it.
+left, then starts etcd, the API server, the controller manager, the scheduler, the OCI
+registry beside the node (layout.REGISTRY), containerd (told to pull from that registry
+over plain HTTP, and given the images: ours and Crossplane's), the kubelet and
+kube-proxy, and applies the add-ons. A wait that times out raises with the logs that explain it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from . import addons, config, pki
-from .layout import NODE_NAME, Layout
+from .layout import NODE_NAME, REGISTRY, Layout
 from .node import Node
 
 
@@ -106,9 +108,18 @@ class Cluster:
             for b in ("etcd", "kube-apiserver", "kubelet", "kubectl", "kube-proxy")
         ]
         need += [self.lay.tools / "pause" / "pause", self.lay.images_index]
+        need.append(self.lay.crossplane_index)
+        if self.lay.crossplane_index.exists():
+            cp = json.loads(self.lay.crossplane_index.read_text())
+            need += [Path(cp["registry"]), Path(cp.get("image", {}).get("tar", "no image"))]
         missing = [str(p) for p in need if not p.exists()]
         if missing:
             raise ClusterError(f"not installed: {', '.join(missing)}; run hack/e2e/install.sh")
+
+    def images(self) -> list[dict[str, str]]:
+        """What containerd is given: the e2e images and Crossplane core's."""
+        cp = json.loads(self.lay.crossplane_index.read_text())
+        return [*json.loads(self.lay.images_index.read_text()), cp["image"]]
 
     def up(self) -> None:
         t0 = time.monotonic()
@@ -120,7 +131,7 @@ class Cluster:
         try:
             self.step("node namespaces", self._namespaces)
             self.step("etcd and kube-apiserver", self._control_plane)
-            self.step("controllers, scheduler, containerd", self._controllers)
+            self.step("controllers, scheduler, registry, containerd", self._controllers)
             self.step("images into containerd", self._images)
             self.step("kubelet, kube-proxy, node Ready", self._node)
             self.step("add-ons: CoreDNS, local-path StorageClass", self._addons)
@@ -161,7 +172,26 @@ class Cluster:
         h = self.holder
         self.node.start(h, *config.controller_manager(self.lay))
         self.node.start(h, *config.scheduler(self.lay))
-        self.node.start(h, *config.containerd(self.lay, addons.IMAGES["pause"]))
+        registry = json.loads(self.lay.crossplane_index.read_text())["registry"]
+        self.node.start(h, *config.registry(self.lay, registry))
+        self.wait(
+            f"registry http://{REGISTRY}/v2/",
+            lambda: (
+                subprocess.run(
+                    self.in_node("curl", "-sf", "-o", "/dev/null", f"http://{REGISTRY}/v2/"),
+                    capture_output=True,
+                ).returncode
+                == 0
+            ),
+            30,
+            ("registry",),
+        )
+        self.node.start(
+            h,
+            *config.containerd(
+                self.lay, addons.IMAGES["pause"], registries={REGISTRY: f"http://{REGISTRY}"}
+            ),
+        )
         self.wait("containerd", lambda: self.ctr("version").returncode == 0, 60, ("containerd",))
 
     def ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -174,16 +204,13 @@ class Cluster:
         )
 
     def _images(self) -> None:
-        for image in json.loads(self.lay.images_index.read_text()):
+        images = self.images()
+        for image in images:
             r = self.ctr("images", "import", "--no-unpack=false", image["tar"])
             if r.returncode:
                 raise ClusterError(f"importing {image['name']} failed: {r.stderr}")
         listed = self.ctr("images", "list", "-q").stdout.split()
-        missing = [
-            i["name"]
-            for i in json.loads(self.lay.images_index.read_text())
-            if i["name"] not in listed
-        ]
+        missing = [i["name"] for i in images if i["name"] not in listed]
         if missing:
             raise ClusterError(f"images not in containerd after import: {missing}")
 
