@@ -1,7 +1,10 @@
 """Write each peer's composition.yaml from the source file it embeds.
 
 - go-templating/composition.yaml embeds go-templating/template.gotmpl;
-- pythonic/composition.yaml embeds pythonic/composite.py (a BaseComposite subclass).
+- pythonic/composition.yaml embeds pythonic/composite.py (a BaseComposite subclass), with
+  its ASSETS line replaced by the files a platform team ships beside the Composition: the
+  init containers' shell scripts (function/builders/scripts/) and the pg_hba template
+  (function/defaults/pg_hba.py), so the copies cannot drift from ours.
 
 The sources are edited as files of their own; the Compositions embed them inline, as a
 platform team would ship them. tests/test_bench.py fails when they drift apart.
@@ -10,10 +13,15 @@ Run: python bench/peers/sync.py   (--check: exit 1 if a Composition is stale)
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 PEERS = Path(__file__).resolve().parent
+ROOT = PEERS.parent.parent
+SCRIPTS = ROOT / "function" / "builders" / "scripts"
+#: The line of composite.py that render() replaces with the assets.
+ASSETS_LINE = "ASSETS = {}  # inlined by bench/peers/sync.py"
 
 HEAD = """\
 # The peer for bench/: XMultigres composed by {function} instead of
@@ -61,8 +69,22 @@ def render(peer: str) -> str:
     head += indent + block
     body_indent = indent + " " * (len(block) - len(block.lstrip()) + 2)
     body = (PEERS / peer / source).read_text()
+    if peer == "pythonic":
+        if ASSETS_LINE not in body.splitlines():
+            raise SystemExit(f"{peer}/{source}: no line {ASSETS_LINE!r}")
+        body = body.replace(ASSETS_LINE, f"ASSETS = {json.dumps(assets(), indent=4)}")
     lines = [(body_indent + line) if line.strip() else "" for line in body.splitlines()]
     return head + "\n".join(lines) + "\n"
+
+
+def assets() -> dict[str, str]:
+    """The shell scripts and the pg_hba template, by file name."""
+    sys.path.insert(0, str(ROOT))
+    from function.defaults import pg_hba
+
+    out = {p.name: p.read_text() for p in sorted(SCRIPTS.glob("*.sh"))}
+    out["pg_hba_template.conf"] = pg_hba.template()
+    return out
 
 
 def composition(peer: str) -> Path:
