@@ -7,7 +7,8 @@ BIN := $(CURDIR)/bin
 CROSSPLANE := $(BIN)/crossplane
 CROSSPLANE_VERSION ?= v2.2.1
 PYTHONIC_VERSION ?= 0.6.3
-PYTHONIC := .cache/pythonic-$(PYTHONIC_VERSION)/bin/function-pythonic
+FMG_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/function-multigres
+PYTHONIC := $(FMG_CACHE)/pythonic-$(PYTHONIC_VERSION)/bin/function-pythonic
 EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
@@ -49,9 +50,9 @@ pkgname: ## build pkgname (Crossplane's own package naming, for the package test
 	hack/crossplane/install.sh --pkgname-only
 
 $(PYTHONIC):
-	hack/install-pythonic.sh $(PYTHONIC_VERSION)
+	hack/install-pythonic.sh $(PYTHONIC_VERSION) $(FMG_CACHE)/pythonic-$(PYTHONIC_VERSION)
 
-pythonic: $(PYTHONIC) ## install the benchmark peer function-pythonic (PyPI, pinned) into .cache/
+pythonic: $(PYTHONIC) ## install the benchmark peer function-pythonic (PyPI, pinned) into ~/.cache/function-multigres
 
 render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OBSERVED=dir-or-file] through the local function
 	$(PY) hack/render.py --crossplane $(CROSSPLANE) --address $(FN_ADDRESS) --example $(EXAMPLE) $(if $(OBSERVED),--observed $(OBSERVED))

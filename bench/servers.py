@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PEER_BIN = ROOT / "bin" / "function-go-templating"
 PYTHONIC_VERSION = "0.6.3"
-PYTHONIC_DIR = ROOT / ".cache" / f"pythonic-{PYTHONIC_VERSION}"
+#: The cache outside the clone the install scripts share (hack/lib/gobuild.sh fmg_cache).
+CACHE = Path(
+    os.environ.get("FMG_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "function-multigres"
+)
+#: Where hack/install-pythonic.sh puts function-pythonic.
+PYTHONIC_DIR = CACHE / f"pythonic-{PYTHONIC_VERSION}"
 PYTHONIC_BIN = PYTHONIC_DIR / "bin" / "function-pythonic"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -60,10 +66,7 @@ def peer_missing_reason(name: str = "go-templating") -> str | None:
     """Why a peer can't run here, or None when it can."""
     if name == "pythonic":
         if not PYTHONIC_BIN.exists():
-            return (
-                f"{PYTHONIC_BIN.relative_to(ROOT)} not installed"
-                f" (run hack/install-pythonic.sh {PYTHONIC_VERSION})"
-            )
+            return f"{PYTHONIC_BIN} not installed (run hack/install-pythonic.sh {PYTHONIC_VERSION})"
         return None
     if not PEER_BIN.exists():
         return f"{PEER_BIN.relative_to(ROOT)} not built (run hack/install-peer.sh)"

@@ -2,16 +2,20 @@
 # Install the benchmark's peer, function-pythonic (crossplane-function-pythonic from PyPI,
 # pinned), into a virtualenv of its own: DIR/bin/function-pythonic.
 #
-# Usage: hack/install-pythonic.sh [VERSION] [DIR]   (defaults: 0.6.3 .cache/pythonic-VERSION)
+# Usage: hack/install-pythonic.sh [VERSION] [DIR]
+#   defaults: 0.6.3, ~/.cache/function-multigres/pythonic-VERSION (FMG_CACHE overrides the
+#   cache, as for every tool hack/ installs: outside the clone, so a fresh clone of the
+#   same machine reuses it; a pip install takes minutes on a loaded 2-core machine)
 #
 # function-pythonic needs Python >= 3.12 (the project itself runs on 3.11), so this looks
 # for an interpreter of its own: $PYTHONIC_PYTHON, then python3.12 / python3.13 on PATH,
-# then pyenv's versions. DIR is under .cache/ (gitignored) by default; nothing is
-# committed. Skips the install when DIR/.installed-VERSION exists.
+# then pyenv's versions. Nothing is committed. Skips the install when
+# DIR/.installed-VERSION exists.
 set -euo pipefail
 
 VERSION="${1:-0.6.3}"
-DIR="${2:-.cache/pythonic-${VERSION}}"
+CACHE="${FMG_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/function-multigres}"  # as hack/lib/gobuild.sh
+DIR="${2:-${CACHE}/pythonic-${VERSION}}"
 STAMP="${DIR}/.installed-${VERSION}"
 
 if [[ -x "${DIR}/bin/function-pythonic" && -f "${STAMP}" ]]; then
