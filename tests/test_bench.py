@@ -83,7 +83,9 @@ def test_smoke_peer_or_reason(smoke: dict) -> None:
     eq = smoke["equivalence"]["reference"]
     assert eq["peer_fatal"] == []
     assert eq["identities_equal"], (eq["only_ours"], eq["only_peer"])
-    assert eq["ours_count"] == eq["peer_count"] == 32
+    assert (
+        eq["ours_count"] == eq["peer_count"] == len(desired_objects(workload.size_xr("reference")))
+    )
     assert eq["kinds_ours"] == eq["kinds_peer"]
     assert eq["content_differences"] == 0, eq["content_difference_examples"]
     assert eq["ready_differences"] == []
