@@ -23,7 +23,7 @@ from function.structs import to_dict, value
 
 Obj = dict[str, Any]
 
-DEFAULT_BUDGET_MIB = 8.0
+DEFAULT_BUDGET_MIB = 4.0
 MIB = 2**20
 
 
