@@ -8,8 +8,9 @@ only where Crossplane itself would make them differ:
 - the peer gets its go-template as the step's `input` and no required resources (its
   Composition asks for none).
 
-The observed state follows hack/observed.py: each desired manifest plus server-set
-metadata and the `status` a healthy cluster reports (HPAs that have scaled, a load
+The observed state is modelled (the same shape as examples/observed/healthy.yaml, which
+the e2e tier records): each desired manifest plus server-set metadata and the `status`
+a healthy cluster reports (HPAs that have scaled, a load
 balancer with an address, a completed topology Job, bound claims).
 """
 
@@ -94,7 +95,7 @@ def _uid(i: int) -> str:
 
 
 def _workload_status(o: Obj, want: int) -> Obj:
-    """As hack/observed.py: a rolled-out Deployment/StatefulSet with every replica ready."""
+    """As recorded when healthy: a rolled-out Deployment/StatefulSet, every replica ready."""
     if o["kind"] == "StatefulSet":
         rev = f"{o['metadata']['name']}-r1"
         return {
