@@ -13,6 +13,10 @@ EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
+# E2E_LOCK=/path: e2e runs on one host take this lock in turn (flock), so two clones
+# sharing a small machine do not run their clusters at once and distort each other's timings.
+E2E_LOCK ?=
+E2E_SERIAL := $(if $(E2E_LOCK),flock $(E2E_LOCK))
 OUT := _out
 RUNTIME_TAR ?= $(OUT)/runtime-image.tar
 FUNCTION_XPKG := $(OUT)/function-multigres.xpkg
@@ -21,7 +25,7 @@ CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
 # applied on its own, docs/operations.md#install), render-only and invalid examples.
 XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane crossplane-cluster pkgname peer pythonic render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending
+.PHONY: help venv crossplane crossplane-cluster pkgname peer pythonic render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending observed
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -63,6 +67,10 @@ generate: venv ## regenerate apis/definition.yaml, package/input CRD and docs/ap
 golden: venv ## rewrite tests/golden/ (the whole response for every example); read the diff
 	$(PY) -m tests.goldens
 
+observed: ## copy the observed state the last e2e run recorded into examples/observed/, then rewrite the golden files
+	cp tests/e2e/results/observed/healthy.yaml tests/e2e/results/observed/coming-up.yaml examples/observed/
+	$(MAKE) golden
+
 lint: venv ## ruff
 	$(VENV)/bin/ruff check function tests bench hack
 	$(VENV)/bin/ruff format --check function tests bench hack
@@ -92,10 +100,10 @@ cluster-down: ## stop it and remove every trace of it from the host
 	python3 -m hack.e2e.cluster down
 
 e2e: e2e-install $(CROSSPLANE) xpkg ## the e2e tier: bring the node up, run tests/e2e/ (Crossplane installs the packages from _out/), tear it down [E2E_KEEP=1 keeps it up]
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
 
 e2e-pending: e2e-install $(CROSSPLANE) xpkg ## the e2e scenarios that fail today (marked pending), on their own cluster
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
 
 bench: venv $(PYTHONIC) ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full

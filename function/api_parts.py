@@ -191,9 +191,14 @@ class MultiorchTiming(Model):
     grace_period_base: str = _duration(
         "grace_period_base", "Wait before acting on a lost or unhealthy primary"
     )
-    grace_period_max_jitter: str = _duration(
-        "grace_period_max_jitter",
-        "Up to this much random extra wait, so orchestrators of several cells do not race",
+    grace_period_max_jitter: str | None = Field(
+        default=None,
+        max_length=16,
+        pattern=DURATION_PATTERN,
+        description="Up to this much random extra wait, so the orchestrators of several cells "
+        f"do not race (a Go duration). Unset: {d.MULTIORCH_JITTER_ALONE} when one orchestrator "
+        f"watches the shard (one cell, one replica, no autoscaling), "
+        f"{d.MULTIORCH_JITTER_SEVERAL} otherwise.",
     )
     pooler_health_check_interval: str = _duration(
         "pooler_health_check_interval", "How often each pooler's health is polled"

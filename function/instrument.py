@@ -1,6 +1,10 @@
-"""Per-call instrumentation of RunFunction: a span, metrics, one log line, in-flight count.
+"""Per-call instrumentation of RunFunction: span attributes, metrics, one log line, in-flight.
 
-What the SDK's runtime.serve does not do: it serves the runner bare.
+What the SDK's runtime.serve does not do: it serves the runner bare. The span itself is
+opentelemetry-instrumentation-grpc's (``tracing_interceptor``): it opens one SERVER span
+per FunctionRunnerService call, joins an incoming W3C ``traceparent`` and records
+exceptions; InstrumentedRunner adds what only the function knows (the XR, the outcome,
+an ERROR status for a Fatal result or an exception) to that span.
 """
 
 from __future__ import annotations
@@ -13,10 +17,39 @@ import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import crossplane.function.proto.v1.run_function_pb2_grpc as grpcv1
 import grpc
 from crossplane.function import logging as fnlogging
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.trace import Status, StatusCode
 
-from function.telemetry import SERVICE, Metrics
+from function.telemetry import Metrics
+
+#: The methods whose calls get a span: v1 and v1beta1 FunctionRunnerService, not health
+#: checks or reflection.
+TRACED_PREFIX = "/apiextensions.fn.proto."
+
+
+def traced(details: grpc.HandlerCallDetails) -> bool:
+    """Whether a call gets a span: FunctionRunnerService calls only, by one ``startswith``.
+
+    Health checks stay untraced for more than noise: the interceptor's streaming wrapper
+    iterates the handler (``async for``), and HealthService.Watch writes with
+    ``context.write`` instead of yielding, so a traced Watch fails with a TypeError.
+    The library's own ``filters.service_prefix`` would do the same job with isinstance
+    checks against a typing Protocol and ``os.path`` work per call: in
+    ``hack/tracing_cost.py --micro`` that was about half of what the interceptor cost
+    over a hand-made span (docs/observability.md).
+    """
+    return details.method.startswith(TRACED_PREFIX)
+
+
+def tracing_interceptor(
+    tracer_provider: trace.TracerProvider | None = None,
+) -> grpc.aio.ServerInterceptor:
+    """The OpenTelemetry gRPC server interceptor, limited to the FunctionRunnerService."""
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(
+        tracer_provider=tracer_provider, filter_=traced
+    )
+    return interceptor
 
 
 def xr_identity(req: fnv1.RunFunctionRequest) -> tuple[str, str, int | None]:
@@ -45,20 +78,11 @@ def has_fatal(rsp: fnv1.RunFunctionResponse) -> bool:
     return any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
 
 
-def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
-    """Text invocation metadata as a dict, so W3C trace context can be extracted."""
-    carrier: dict[str, str] = {}
-    for item in context.invocation_metadata() or ():
-        key, value = item[0], item[1]
-        if isinstance(value, str):
-            carrier[key] = value
-    return carrier
-
-
 class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
-    """Wraps a runner with a span, metrics, one log line per call and an expired-deadline check.
+    """Wraps a runner with metrics, one log line per call and an expired-deadline check.
 
-    It also counts in-flight calls so shutdown can tell when draining is done.
+    It annotates the current span (the interceptor's) and counts in-flight calls so
+    shutdown can tell when draining is done.
     """
 
     def __init__(
@@ -66,13 +90,11 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         wrapped: grpcv1.FunctionRunnerServiceServicer,
         metrics: Metrics,
         *,
-        tracer: trace.Tracer | None = None,
         debug: bool = False,
     ) -> None:
         """Wrap ``wrapped``; ``debug`` adds per-call details to the debug log."""
         self._wrapped = wrapped
         self._metrics = metrics
-        self._tracer = tracer or trace.get_tracer(SERVICE)
         self._debug = debug
         self._log = fnlogging.get_logger()
         self._in_flight = 0
@@ -108,38 +130,29 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
     async def RunFunction(
         self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        """Run the wrapped function inside a span, timing and counting the call."""
+        """Run the wrapped function, timing and counting the call and annotating its span."""
         name, namespace, generation = xr_identity(req)
-        attributes: dict[str, Any] = {
-            "rpc.system": "grpc",
-            "rpc.method": "RunFunction",
-            "multigres.xr.name": name,
-            "multigres.xr.namespace": namespace,
-        }
+        span = trace.get_current_span()
+        span.set_attribute("multigres.xr.name", name)
+        span.set_attribute("multigres.xr.namespace", namespace)
         if generation is not None:
-            attributes["multigres.xr.generation"] = generation
+            span.set_attribute("multigres.xr.generation", generation)
         outcome = "error"
         rsp: fnv1.RunFunctionResponse | None = None
         error: BaseException | None = None
         start = time.perf_counter()
         self._enter()
-        with self._tracer.start_as_current_span(
-            "RunFunction",
-            context=propagate.extract(_metadata(context)),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-        ) as span:
-            try:
-                rsp = await self._call(req, context)
-                outcome = "fatal" if has_fatal(rsp) else "ok"
-                return rsp
-            except BaseException as exc:  # CancelledError too: count it, then re-raise
-                error = exc
-                raise
-            finally:
-                duration = time.perf_counter() - start
-                self._exit()
-                self._record(span, outcome, duration, rsp, error, name, namespace, req)
+        try:
+            rsp = await self._call(req, context)
+            outcome = "fatal" if has_fatal(rsp) else "ok"
+            return rsp
+        except BaseException as exc:  # CancelledError too: count it, then re-raise
+            error = exc
+            raise
+        finally:
+            duration = time.perf_counter() - start
+            self._exit()
+            self._record(span, outcome, duration, rsp, error, name, namespace, req)
 
     async def _call(
         self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
@@ -189,8 +202,7 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
             fields["fatal"] = "; ".join(
                 r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL
             )
-        if error is not None:
-            span.record_exception(error)
+        if error is not None:  # the interceptor records the exception as a span event
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
             fields["error"] = f"{type(error).__name__}: {error}"
             self._log.error("RunFunction", **fields)

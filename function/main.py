@@ -19,8 +19,8 @@ from crossplane.function import cli as sdkcli
 from crossplane.function import logging as fnlogging
 from crossplane.function import runtime
 
+from function import probes, telemetry
 from function import server as fnserver
-from function import telemetry
 
 TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
 
@@ -61,14 +61,17 @@ def run(
     debug: bool,
 ) -> None:
     """Serve ``runner`` with telemetry until SIGTERM/SIGINT, then drain and return."""
-    provider = telemetry.configure_tracing()
+    try:
+        provider = telemetry.configure_tracing()
+    except RuntimeError as exc:  # OTEL_TRACES_EXPORTER names an exporter that is not installed
+        raise click.ClickException(f"OTEL_TRACES_EXPORTER: {exc}") from exc
     metrics = telemetry.new_metrics()
     ready = threading.Event()
-    http: telemetry.MetricsServer | None = None
+    http: probes.MetricsServer | None = None
     log = fnlogging.get_logger()
     if metrics_address:
         try:
-            http = telemetry.MetricsServer(metrics_address, metrics.registry, ready.is_set)
+            http = probes.MetricsServer(metrics_address, metrics.registry, ready.is_set)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"--metrics-address {metrics_address}: {exc}") from exc
         http.start()

@@ -2,10 +2,10 @@
 
 Like ``crossplane.function.runtime.serve`` it serves the v1 and v1beta1
 FunctionRunnerService and reflection. What runtime.serve lacks, and is added here:
-the standard gRPC health service (health.py), per-call tracing, metrics and logs
-(instrument.py), message size limits, a `ready` flag for the HTTP probe, and a
-drain-then-exit shutdown on SIGTERM/SIGINT with a configurable grace period (a
-second signal forces).
+the standard gRPC health service (health.py), per-call tracing (the
+opentelemetry-instrumentation-grpc interceptor), metrics and logs (instrument.py),
+message size limits, a `ready` flag for the HTTP probe, and a drain-then-exit shutdown
+on SIGTERM/SIGINT with a configurable grace period (a second signal forces).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from function.health import HealthService
-from function.instrument import InstrumentedRunner, has_fatal, xr_identity
+from function.instrument import InstrumentedRunner, has_fatal, tracing_interceptor, xr_identity
 from function.telemetry import Metrics
 
 __all__ = ["FunctionServer", "HealthService", "InstrumentedRunner", "ServerOptions", "has_fatal",
@@ -72,12 +72,16 @@ class FunctionServer:
         metrics: Metrics,
         ready: threading.Event | None = None,
         debug: bool = False,
-        tracer: trace.Tracer | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
-        """Prepare the server; nothing is bound until start()."""
+        """Prepare the server; nothing is bound until start().
+
+        Spans go to ``tracer_provider``, or to the global one when it is None.
+        """
         self.options = options
         self.ready = ready if ready is not None else threading.Event()
-        self.runner = InstrumentedRunner(runner, metrics, tracer=tracer, debug=debug)
+        self.runner = InstrumentedRunner(runner, metrics, debug=debug)
+        self._tracer_provider = tracer_provider
         self._log = fnlogging.get_logger()
         self._server: grpc.aio.Server | None = None
         self._health: HealthService | None = None
@@ -87,7 +91,10 @@ class FunctionServer:
 
     async def start(self) -> int:
         """Bind, start serving and report SERVING; returns the bound port."""
-        server = grpc.aio.server(options=self.options.grpc_options())
+        server = grpc.aio.server(
+            options=self.options.grpc_options(),
+            interceptors=[tracing_interceptor(self._tracer_provider)],
+        )
         grpcv1.add_FunctionRunnerServiceServicer_to_server(self.runner, server)
         grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(
             runtime.BetaFunctionRunner(wrapped=self.runner), server

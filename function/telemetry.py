@@ -1,20 +1,17 @@
-"""Telemetry plumbing: OpenTelemetry tracing, Prometheus metrics, log correlation, probes.
+"""Telemetry set-up: the OpenTelemetry tracer provider, Prometheus metrics, log correlation.
 
-Everything here is cheap when nobody is listening: without OTLP settings the tracer
+Everything here is cheap when nobody is listening: without an exporter the tracer
 provider samples nothing and exports nothing (trace ids are still minted so log lines
-can be correlated), and the metrics server is a single daemon thread.
+can be correlated). The per-call span is the gRPC interceptor's (instrument.py); the
+HTTP endpoint that serves the metrics and the probes is probes.py.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import logging as stdlib_logging
 import os
-import socket
-import threading
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import structlog
@@ -22,11 +19,7 @@ from crossplane.function import logging as fnlogging
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from prometheus_client import (
     CollectorRegistry,
@@ -34,7 +27,6 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
-    exposition,
     gc_collector,
     platform_collector,
     process_collector,
@@ -63,8 +55,6 @@ DURATION_BUCKETS = (
 )
 COMPOSED_BUCKETS = (0, 1, 2, 5, 10, 15, 20, 30, 50, 75, 100, 200)
 
-_log = stdlib_logging.getLogger(__name__)
-
 
 def version() -> str:
     """Return the installed package version, so telemetry identifies the build."""
@@ -77,65 +67,50 @@ def version() -> str:
 # --------------------------------------------------------------------------- tracing
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+def exporters_from_env() -> list[SpanExporter]:
+    """The span exporters that OTEL_TRACES_EXPORTER names, chosen the OpenTelemetry SDK's way.
 
+    The SDK's own reading of the variable (``opentelemetry.sdk._configuration``, what its
+    auto-configuration runs): unset or ``none`` means no exporter, so a function without a
+    collector never connects, retries or logs export errors; ``otlp`` means the exporter
+    that OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL picks (gRPC by
+    default, the only one installed); any other name is an installed
+    ``opentelemetry_traces_exporter`` entry point (``console``, ``otlp_proto_grpc``).
+    A name that is not installed raises RuntimeError, which stops the function at
+    start-up. Each exporter then reads its own variables (endpoint, headers, certificate,
+    timeout, compression).
 
-def exporter_from_env(environ: Mapping[str, str] = os.environ) -> SpanExporter | None:
-    """Pick a span exporter from the standard OTEL_* variables, or None to export nothing.
-
-    OTLP is used only when asked for (an OTLP endpoint, or OTEL_TRACES_EXPORTER=otlp), so
-    a function without a collector never retries connections or logs export errors.
+    Not the SDK's whole configurator (``_initialize_components``): that also installs
+    meter and logger providers the function does not use, and keeps the default sampler,
+    which records every span even when nothing exports them (``configure_tracing``).
+    The module is private: the pinned SDK version and tests/test_runtime_telemetry.py
+    hold it to this behaviour.
     """
-    if _truthy(environ.get("OTEL_SDK_DISABLED")):
-        return None
-    names = [n.strip().lower() for n in environ.get("OTEL_TRACES_EXPORTER", "").split(",")]
-    names = [n for n in names if n]
-    if not names:
-        endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get(
-            "OTEL_EXPORTER_OTLP_ENDPOINT"
-        )
-        names = ["otlp"] if endpoint else []
-    if "none" in names or not names:
-        return None
-    if "otlp" in names:
-        protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get(
-            "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
-        )
-        if protocol != "grpc":
-            _log.warning("OTLP protocol %r is not supported; exporting over gRPC", protocol)
-        # Imported lazily: the gRPC exporter pulls in a sizeable module tree.
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk._configuration import _get_exporter_names, _import_exporters
 
-        return OTLPSpanExporter()
-    if "console" in names:
-        return ConsoleSpanExporter()
-    _log.warning("OTEL_TRACES_EXPORTER=%s is not supported; traces are not exported", names)
-    return None
+    exporters, _, _ = _import_exporters(_get_exporter_names("traces"), [], [])
+    return [cls() for cls in exporters.values()]
 
 
-def configure_tracing(
-    environ: Mapping[str, str] = os.environ, *, install: bool = True
-) -> TracerProvider:
-    """Build the tracer provider, install it globally unless told not to, and return it.
+def configure_tracing(*, install: bool = True) -> TracerProvider:
+    """Build the tracer provider from the OTEL_* variables, install it unless told not to.
 
     Call shutdown() on it at exit to flush batched spans.
 
     Without an exporter the provider uses the ALWAYS_OFF sampler: spans are
-    non-recording (attribute calls are no-ops) but carry real, or propagated, trace ids
-    for the logs.
+    non-recording (attribute calls are no-ops, a measured saving: docs/observability.md)
+    but carry real, or propagated, trace ids for the logs. OTEL_SDK_DISABLED=true is
+    the SDK's own: its provider then makes no spans at all.
     """
-    exporter = exporter_from_env(environ)
+    exporters = exporters_from_env()
     resource = Resource.create(
         {
-            SERVICE_NAME: environ.get("OTEL_SERVICE_NAME") or SERVICE,
+            SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or SERVICE,
             SERVICE_VERSION: version(),
         }
     )
-    if exporter is None:
-        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
-    else:
-        provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=None if exporters else ALWAYS_OFF)
+    for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     if install:
         trace.set_tracer_provider(provider)
@@ -213,96 +188,3 @@ def new_metrics(*, process_collectors: bool = True) -> Metrics:
         {"version": version()}
     )
     return Metrics(registry, runs, duration, composed, in_flight)
-
-
-# --------------------------------------------------------------------------- HTTP
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """Split host:port (":8080", "0.0.0.0:8080", "[::]:8080"); an empty host means all."""
-    if address.startswith("["):
-        host, sep, port = address[1:].partition("]:")
-    else:
-        host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid address {address!r}: want host:port, e.g. :8080")
-    return host, int(port)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Serves /metrics, /healthz and /readyz; anything else is 404."""
-
-    server: _ProbeServer
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self._respond(head=False)
-
-    def do_HEAD(self) -> None:
-        self._respond(head=True)
-
-    def _respond(self, *, head: bool) -> None:
-        path = self.path.split("?", 1)[0]
-        ctype = "text/plain; charset=utf-8"
-        if path == "/metrics":
-            encoder, ctype = exposition.choose_encoder(self.headers.get("Accept", ""))
-            status, body = 200, encoder(self.server.registry)
-        elif path == "/healthz":
-            status, body = 200, b"ok\n"
-        elif path == "/readyz":
-            ready = self.server.ready()
-            status, body = (200, b"ok\n") if ready else (503, b"not serving\n")
-        else:
-            status, body = 404, b"not found\n"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request access logs: probes would flood the function's logs."""
-
-
-class _ProbeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        registry: CollectorRegistry,
-        ready: Callable[[], bool],
-    ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.registry = registry
-        self.ready = ready
-        super().__init__(address, _Handler)
-
-
-class MetricsServer:
-    """The metrics and probe HTTP endpoint, run in a daemon thread beside the gRPC server."""
-
-    def __init__(self, address: str, registry: CollectorRegistry, ready: Callable[[], bool]):
-        """Bind now, so a bad or busy address fails at startup rather than silently."""
-        self._httpd = _ProbeServer(parse_address(address), registry, ready)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="metrics-http", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        """The bound port (useful when asked for port 0)."""
-        return int(self._httpd.server_address[1])
-
-    def start(self) -> None:
-        """Start serving in the background."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()

@@ -35,6 +35,8 @@ from opentelemetry import trace
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_BIN = Path(sys.executable).parent / "function"
 V1_SERVICE = "apiextensions.fn.proto.v1.FunctionRunnerService"
+#: The server span's name: opentelemetry-instrumentation-grpc names it after the full method.
+V1_SPAN = f"/{V1_SERVICE}/RunFunction"
 
 
 # --------------------------------------------------------------------------- requests

@@ -148,11 +148,26 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
      lambda o: {e["name"]: e["value"] for e in ctr(o["zone1-multigateway-deployment"], "wait-for-etcd")["env"]}
      == {"ETCD_HOST": "demo-etcd.default.svc", "ETCD_PORT": "2379"}),
     # g) failover timing
-    ("multiorch timing flags, defaults", {},
+    ("multiorch timing flags, defaults (one orchestrator: no jitter)", {},
      lambda o: {"--leader-failover-grace-period-base=2s",
-                "--leader-failover-grace-period-max-jitter=4s",
+                "--leader-failover-grace-period-max-jitter=0s",
                 "--pooler-health-check-interval=2s", "--recovery-cycle-interval=1s"}
      <= set(args(o["zone1-multiorch-deployment"], "multiorch"))),
+    ("multiorch jitter: several cells' orchestrators race, so 4s",
+     {"cells": [{"name": "zone1"}, {"name": "zone2"}]},
+     lambda o: all("--leader-failover-grace-period-max-jitter=4s"
+                   in args(o[f"{c}-multiorch-deployment"], "multiorch") for c in ("zone1", "zone2"))),
+    ("multiorch jitter: two replicas in one cell race too", {"multiorch": {"replicas": 2}},
+     lambda o: "--leader-failover-grace-period-max-jitter=4s"
+     in args(o["zone1-multiorch-deployment"], "multiorch")),
+    ("multiorch jitter: autoscaling may add orchestrators",
+     {"multiorch": {"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 2}}},
+     lambda o: "--leader-failover-grace-period-max-jitter=4s"
+     in args(o["zone1-multiorch-deployment"], "multiorch")),
+    ("multiorch jitter: the user's value wins, even alone",
+     {"multiorch": {"timing": {"gracePeriodMaxJitter": "3s"}}},
+     lambda o: "--leader-failover-grace-period-max-jitter=3s"
+     in args(o["zone1-multiorch-deployment"], "multiorch")),
     ("multiorch timing flags, from the spec", {
         "multiorch": {"timing": {"gracePeriodBase": "500ms", "gracePeriodMaxJitter": "1m30s"}}},
      lambda o: {"--leader-failover-grace-period-base=500ms",

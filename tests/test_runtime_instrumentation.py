@@ -24,12 +24,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import exposition
 
 from function import fn, telemetry
 from function import server as fnserver
-from tests.runtime_helpers import StubRunner, make_request, metric_value
+from tests.runtime_helpers import V1_SPAN, StubRunner, make_request, metric_value
 
 _EXPORTER = InMemorySpanExporter()
+V1BETA1_SPAN = "/apiextensions.fn.proto.v1beta1.FunctionRunnerService/RunFunction"
 
 
 def _install_exporter() -> InMemorySpanExporter:
@@ -99,7 +101,7 @@ def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
 
 def counter(metrics: telemetry.Metrics, outcome: str) -> float:
     return metric_value(
-        telemetry.exposition.generate_latest(metrics.registry).decode(),
+        exposition.generate_latest(metrics.registry).decode(),
         "function_multigres_run_function_total",
         f'outcome="{outcome}"',
     )
@@ -115,8 +117,8 @@ def test_span_per_call_with_attributes_and_children(spans: InMemorySpanExporter)
 
     metrics = asyncio.run(go())
     got = by_name(spans)
-    assert {"RunFunction", "parse", "build", "status"} <= set(got)
-    root = got["RunFunction"]
+    assert {V1_SPAN, "parse", "build", "status"} <= set(got)
+    root = got[V1_SPAN]
     assert root.kind is SpanKind.SERVER
     attrs = dict(root.attributes or {})
     assert attrs["multigres.xr.name"] == "demo"
@@ -126,13 +128,16 @@ def test_span_per_call_with_attributes_and_children(spans: InMemorySpanExporter)
     assert attrs["multigres.composed_objects"] == 3
     assert attrs["multigres.result_severity"] == "SEVERITY_NORMAL"
     assert attrs["multigres.outcome"] == "ok"
+    assert (attrs["rpc.system"], attrs["rpc.method"]) == ("grpc", "RunFunction")
+    assert attrs["rpc.service"] == "apiextensions.fn.proto.v1.FunctionRunnerService"
+    assert attrs["rpc.grpc.status_code"] == 0
     assert root.status.status_code is not StatusCode.ERROR
     for child in ("parse", "build", "status"):
         assert got[child].parent is not None
         assert got[child].parent.span_id == root.context.span_id
         assert got[child].context.trace_id == root.context.trace_id
     assert counter(metrics, "ok") == 1
-    text = telemetry.exposition.generate_latest(metrics.registry).decode()
+    text = exposition.generate_latest(metrics.registry).decode()
     assert metric_value(text, "function_multigres_composed_objects_sum") == 3
     assert metric_value(text, "function_multigres_run_function_duration_seconds_count") == 1
 
@@ -148,7 +153,7 @@ def test_incoming_traceparent_is_joined(spans: InMemorySpanExporter) -> None:
             await stub.RunFunction(make_request(), metadata=md, timeout=5)
 
     asyncio.run(go())
-    root = by_name(spans)["RunFunction"]
+    root = by_name(spans)[V1_SPAN]
     assert format(root.context.trace_id, "032x") == trace_id
     assert root.parent is not None and format(root.parent.span_id, "016x") == parent
 
@@ -164,7 +169,7 @@ def test_v1beta1_is_served_and_instrumented(spans: InMemorySpanExporter) -> None
             return metrics
 
     assert counter(asyncio.run(go()), "ok") == 1
-    assert "RunFunction" in by_name(spans)
+    assert V1BETA1_SPAN in by_name(spans)
 
 
 def test_fatal_and_error_outcomes(spans: InMemorySpanExporter) -> None:
@@ -184,7 +189,7 @@ def test_fatal_and_error_outcomes(spans: InMemorySpanExporter) -> None:
         1,
         1,
     )
-    roots = [s for s in spans.get_finished_spans() if s.name == "RunFunction"]
+    roots = [s for s in spans.get_finished_spans() if s.name == V1_SPAN]
     assert [dict(s.attributes or {})["multigres.outcome"] for s in roots] == ["fatal", "error"]
     assert all(s.status.status_code is StatusCode.ERROR for s in roots)
     assert any(e.name == "exception" for e in roots[1].events)
@@ -205,7 +210,7 @@ def test_one_info_log_line_per_call_with_trace_ids(
     assert line["level"] == "info"
     assert (line["xr_name"], line["xr_namespace"], line["outcome"]) == ("db1", "team-a", "ok")
     assert isinstance(line["duration_ms"], float)
-    root = by_name(spans)["RunFunction"]
+    root = by_name(spans)[V1_SPAN]
     assert line["trace_id"] == format(root.context.trace_id, "032x")
     assert line["span_id"] == format(root.context.span_id, "016x")
 
@@ -284,6 +289,18 @@ def test_a_live_deadline_runs_the_real_function() -> None:
     assert runner.calls == 1 and len(rsp.desired.resources) > 10
 
 
+def test_only_function_calls_are_traced(spans: InMemorySpanExporter) -> None:
+    """Health checks and reflection make no spans (a traced Watch would break: instrument.traced)."""
+
+    async def go() -> None:
+        async with serving() as (ch, _, _):
+            await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
+            await grpcv1.FunctionRunnerServiceStub(ch).RunFunction(make_request(), timeout=5)
+
+    asyncio.run(go())
+    assert [s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == [V1_SPAN]
+
+
 def test_health_serving_then_not_serving_on_stop() -> None:
     async def go() -> list[int]:
         async with serving() as (ch, server, _):
@@ -334,8 +351,8 @@ def test_real_runner_spans(spans: InMemorySpanExporter) -> None:
     rsp, metrics = asyncio.run(go())
     assert not any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
     got = by_name(spans)
-    assert {"RunFunction", "parse", "build", "status"} <= set(got)
-    root = got["RunFunction"]
+    assert {V1_SPAN, "parse", "build", "status"} <= set(got)
+    root = got[V1_SPAN]
     attrs = dict(root.attributes or {})
     assert attrs["multigres.xr.name"] == "demo"
     assert attrs["multigres.xr.namespace"] == "default"

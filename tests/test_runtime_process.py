@@ -6,6 +6,7 @@ function.fn swapped for a stub whose calls can sleep.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -20,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.runtime_helpers import (
     FUNCTION_BIN,
     V1_SERVICE,
+    V1_SPAN,
     FunctionProcess,
     free_port,
     health_status,
@@ -78,9 +80,15 @@ def test_acceptance_real_cli(tmp_path: Path) -> None:
     assert any(line.get("msg") == "stopped" for line in fp.json_logs())
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     return subprocess.run(
-        [str(FUNCTION_BIN), *args], capture_output=True, text=True, timeout=30, check=False
+        [str(FUNCTION_BIN), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**clean, **(env or {})},
     )
 
 
@@ -91,6 +99,16 @@ def test_cli_requires_tls_or_insecure(tmp_path: Path) -> None:
     r = _cli("--tls-server-certs-dir", str(tmp_path), "--metrics-address", "")
     assert r.returncode == 2
     assert "lacks tls.crt, tls.key, ca.crt" in r.stderr
+
+
+def test_cli_refuses_an_exporter_that_is_not_installed() -> None:
+    """The SDK's exporter lookup failing is a start-up error that names the variable."""
+    env = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    r = _cli(
+        "--insecure", "--address", f"127.0.0.1:{free_port()}", "--metrics-address", "", env=env
+    )
+    assert r.returncode == 1
+    assert "OTEL_TRACES_EXPORTER" in r.stderr and "otlp_proto_http" in r.stderr
 
 
 def test_cli_reports_busy_metrics_port(tmp_path: Path) -> None:
@@ -203,7 +221,7 @@ def test_second_signal_forces_exit(tmp_path: Path) -> None:
 
 
 def test_otlp_export_when_endpoint_set(tmp_path: Path) -> None:
-    """With OTEL_EXPORTER_OTLP_ENDPOINT set, spans reach an OTLP/gRPC collector."""
+    """With OTEL_TRACES_EXPORTER=otlp and an endpoint, spans reach an OTLP/gRPC collector."""
     from concurrent import futures
 
     from opentelemetry.proto.collector.trace.v1 import (
@@ -229,6 +247,7 @@ def test_otlp_export_when_endpoint_set(tmp_path: Path) -> None:
     port = collector.add_insecure_port("127.0.0.1:0")
     collector.start()
     env = {
+        "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
         "OTEL_BSP_SCHEDULE_DELAY": "50",
     }
@@ -236,13 +255,15 @@ def test_otlp_export_when_endpoint_set(tmp_path: Path) -> None:
         with running(tmp_path, env=env) as fp:
             with grpc.insecure_channel(fp.target) as ch:
                 run_function(ch, make_request(name="traced"))
-            wait_for(lambda: any(n == "RunFunction" for n, _ in spans), what="exported span")
+            wait_for(
+                lambda: any(n.endswith("/RunFunction") for n, _ in spans), what="exported span"
+            )
             fp.terminate()
             assert fp.wait(10) == 0
     finally:
         collector.stop(0)
     names = {n for n, _ in spans}
-    assert {"RunFunction", "parse", "build", "status"} <= names
-    root = next(a for n, a in spans if n == "RunFunction")
+    assert {V1_SPAN, "parse", "build", "status"} <= names
+    root = next(a for n, a in spans if n == V1_SPAN)
     assert root["multigres.xr.name"].string_value == "traced"
     assert root["multigres.composed_objects"].int_value > 0

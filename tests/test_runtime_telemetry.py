@@ -1,41 +1,83 @@
-"""Unit tests of telemetry.py: exporter selection, metrics registry and the probe server."""
+"""Unit tests of telemetry.py (exporter selection, metrics registry) and probes.py."""
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from function import telemetry
+from function import probes, telemetry
 from tests.runtime_helpers import http_get, metric_value
+
+
+@pytest.fixture
+def otel_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """Replace every OTEL_* variable with the given ones (the SDK reads os.environ)."""
+    for key in list(os.environ):
+        if key.startswith("OTEL_"):
+            monkeypatch.delenv(key)
+
+    def set_env(env: dict[str, str]) -> None:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+
+    return set_env
 
 
 @pytest.mark.parametrize(
     ("env", "want"),
     [
-        ({}, None),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}, "OTLPSpanExporter"),
-        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4317"}, "OTLPSpanExporter"),
-        ({"OTEL_TRACES_EXPORTER": "otlp"}, "OTLPSpanExporter"),
-        ({"OTEL_TRACES_EXPORTER": "console"}, "ConsoleSpanExporter"),
-        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c"}, None),
-        ({"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c"}, None),
-        ({"OTEL_TRACES_EXPORTER": "zipkin"}, None),
+        ({}, []),
+        # The SDK's reading: an endpoint alone does not turn export on.
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}, []),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, ["OTLPSpanExporter"]),
+        (
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+            ["OTLPSpanExporter"],
+        ),
+        ({"OTEL_TRACES_EXPORTER": "otlp_proto_grpc"}, ["OTLPSpanExporter"]),
+        ({"OTEL_TRACES_EXPORTER": "console"}, ["ConsoleSpanExporter"]),
+        ({"OTEL_TRACES_EXPORTER": "console,otlp"}, ["ConsoleSpanExporter", "OTLPSpanExporter"]),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c"}, []),
     ],
 )
-def test_exporter_from_env(env: dict[str, str], want: str | None) -> None:
-    exporter = telemetry.exporter_from_env(env)
-    assert (type(exporter).__name__ if exporter else None) == want
-    if exporter is not None:
+def test_exporters_from_env(
+    otel_env: Callable[[dict[str, str]], None], env: dict[str, str], want: list[str]
+) -> None:
+    otel_env(env)
+    exporters = telemetry.exporters_from_env()
+    assert [type(e).__name__ for e in exporters] == want
+    for exporter in exporters:
         exporter.shutdown()
 
 
-def test_no_exporter_means_nothing_is_recorded_but_ids_exist() -> None:
-    provider = telemetry.configure_tracing({}, install=False)
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OTEL_TRACES_EXPORTER": "zipkin"},
+        {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+        {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"},
+    ],
+)
+def test_exporter_not_installed_is_an_error(
+    otel_env: Callable[[dict[str, str]], None], env: dict[str, str]
+) -> None:
+    otel_env(env)
+    with pytest.raises(RuntimeError):
+        telemetry.exporters_from_env()
+
+
+def test_no_exporter_means_nothing_is_recorded_but_ids_exist(
+    otel_env: Callable[[dict[str, str]], None],
+) -> None:
+    otel_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"})
+    provider = telemetry.configure_tracing(install=False)
     assert provider.sampler is ALWAYS_OFF
+    assert not provider._active_span_processor._span_processors  # no exporter thread
     span = provider.get_tracer("t").start_span("x")
     assert not span.is_recording()
     assert span.get_span_context().is_valid  # logs still get trace ids
@@ -43,13 +85,23 @@ def test_no_exporter_means_nothing_is_recorded_but_ids_exist() -> None:
     provider.shutdown()
 
 
-def test_service_name_env_wins() -> None:
-    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "custom"}
-    provider = telemetry.configure_tracing(env, install=False)
+def test_exporter_means_the_sdk_sampler_and_a_batch_processor(
+    otel_env: Callable[[dict[str, str]], None],
+) -> None:
+    otel_env({"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "custom"})
+    provider = telemetry.configure_tracing(install=False)
     assert provider.sampler is not ALWAYS_OFF
+    (processor,) = provider._active_span_processor._span_processors
+    assert isinstance(processor, BatchSpanProcessor)
     assert provider.resource.attributes["service.name"] == "custom"
     provider.shutdown()
-    assert isinstance(telemetry.exporter_from_env(env), ConsoleSpanExporter)
+
+
+def test_sdk_disabled_makes_no_spans(otel_env: Callable[[dict[str, str]], None]) -> None:
+    otel_env({"OTEL_SDK_DISABLED": "true"})
+    provider = telemetry.configure_tracing(install=False)
+    assert not provider.get_tracer("t").start_span("x").get_span_context().is_valid
+    provider.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -62,27 +114,27 @@ def test_service_name_env_wins() -> None:
     ],
 )
 def test_parse_address(address: str, want: tuple[str, int]) -> None:
-    assert telemetry.parse_address(address) == want
+    assert probes.parse_address(address) == want
 
 
 @pytest.mark.parametrize("address", ["8080", "host:", "host:http", ":70000", "[::]8080"])
 def test_parse_address_rejects(address: str) -> None:
     with pytest.raises(ValueError, match="invalid address"):
-        telemetry.parse_address(address)
+        probes.parse_address(address)
 
 
 @pytest.fixture
-def probe() -> Iterator[tuple[telemetry.MetricsServer, threading.Event, telemetry.Metrics]]:
+def probe() -> Iterator[tuple[probes.MetricsServer, threading.Event, telemetry.Metrics]]:
     metrics = telemetry.new_metrics()
     ready = threading.Event()
-    srv = telemetry.MetricsServer("127.0.0.1:0", metrics.registry, ready.is_set)
+    srv = probes.MetricsServer("127.0.0.1:0", metrics.registry, ready.is_set)
     srv.start()
     yield srv, ready, metrics
     srv.stop()
 
 
 def test_probe_endpoints(
-    probe: tuple[telemetry.MetricsServer, threading.Event, telemetry.Metrics],
+    probe: tuple[probes.MetricsServer, threading.Event, telemetry.Metrics],
 ) -> None:
     srv, ready, metrics = probe
     base = f"http://127.0.0.1:{srv.port}"
@@ -110,8 +162,8 @@ def test_probe_endpoints(
 
 
 def test_busy_address_fails_at_bind(
-    probe: tuple[telemetry.MetricsServer, threading.Event, telemetry.Metrics],
+    probe: tuple[probes.MetricsServer, threading.Event, telemetry.Metrics],
 ) -> None:
     srv, _, metrics = probe
     with pytest.raises(OSError):
-        telemetry.MetricsServer(f"127.0.0.1:{srv.port}", metrics.registry, lambda: True)
+        probes.MetricsServer(f"127.0.0.1:{srv.port}", metrics.registry, lambda: True)

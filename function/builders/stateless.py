@@ -12,6 +12,7 @@ from function.api import Multigateway, Multiorch
 from function.builders import common as k
 from function.builders import shell
 from function.builders.common import Obj
+from function.defaults import spec as d
 from function.defaults.upstream import (
     DATABASE,
     FLAGS,
@@ -36,6 +37,15 @@ def gateway_service_name(c: Cluster) -> str:
     return k.fit(f"{c.name}-multigateway")
 
 
+def grace_jitter(c: Cluster) -> str:
+    """multiorch's grace-period jitter: the user's, else none for a lone orchestrator."""
+    o = c.spec.multiorch
+    if o.timing.grace_period_max_jitter is not None:
+        return o.timing.grace_period_max_jitter
+    alone = len(c.spec.cells) == 1 and o.replicas == 1 and not o.autoscaling.enabled
+    return d.MULTIORCH_JITTER_ALONE if alone else d.MULTIORCH_JITTER_SEVERAL
+
+
 def _args(c: Cluster, component: Component, cell: str) -> list[str]:
     ports = PORTS[component]
     args = [
@@ -48,7 +58,7 @@ def _args(c: Cluster, component: Component, cell: str) -> list[str]:
         args += [
             f"{mo['watch_targets']}={DATABASE}/{TABLE_GROUP}/{SHARD}",
             f"{mo['grace_period_base']}={t.grace_period_base}",
-            f"{mo['grace_period_max_jitter']}={t.grace_period_max_jitter}",
+            f"{mo['grace_period_max_jitter']}={grace_jitter(c)}",
             f"{mo['pooler_health_check_interval']}={t.pooler_health_check_interval}",
             f"{mo['recovery_cycle_interval']}={t.recovery_cycle_interval}",
         ]

@@ -35,15 +35,20 @@ AUTOSCALING_TARGET_CPU: Final = 80
 BACKUP_ACCESS_MODES: Final = ("ReadWriteMany",)
 
 #: multiorch timing (upstream: 4s + up to 8s jitter, 5s health checks, 1s cycles). A
-#: failover waits out one grace period per problem, usually two in a row; these halve it
-#: while keeping jitter twice the base, as upstream does, so one orchestrator per cell
-#: does not race the others (docs/operations.md#failover-timing).
+#: failover waits out one grace period per problem, usually two in a row; these halve
+#: upstream's base (docs/operations.md#failover-timing).
 MULTIORCH_TIMING: Final = {
     "grace_period_base": "2s",
-    "grace_period_max_jitter": "4s",
     "pooler_health_check_interval": "2s",
     "recovery_cycle_interval": "1s",
 }
+#: gracePeriodMaxJitter when unset. The jitter only keeps several orchestrators watching
+#: the same shard (every cell runs its own, all watch the one shard) from starting rival
+#: elections at once; with a single orchestrator there is nobody to race and it is pure
+#: delay (measured: 2.8 s and 2.1 s of the two grace periods of one failover). Several:
+#: twice the base, as upstream keeps it.
+MULTIORCH_JITTER_ALONE: Final = "0s"
+MULTIORCH_JITTER_SEVERAL: Final = "4s"
 
 #: Bounds that keep every generated name inside its Kubernetes limit (see docs/naming).
 MAX_XR_NAME: Final = 25

@@ -54,14 +54,6 @@ CACHE="$(fmg_cache)"
 CP="${CACHE}/crossplane/${CROSSPLANE_VERSION}"
 TOOLS="${CACHE}/tools"
 mkdir -p "${CP}" "${TOOLS}"
-total_start=$(date +%s)
-declare -a TIMES=()
-timed() { # label command...
-  local label="$1" t0; shift; t0=$(date +%s)
-  "$@"
-  TIMES+=("${label}: $(( $(date +%s) - t0 ))s")
-}
-key() { cat "$@" | sha256sum | cut -c1-16; }
 
 # The directory of an exact module version in the module cache (downloads it once).
 # `go install pkg@version` would also read the version list, which this proxy refuses.
@@ -213,6 +205,5 @@ timed "crossplane core ${CROSSPLANE_VERSION}" crossplane_core
 timed "Crossplane image" image
 index
 
-log "crossplane install done in $(( $(date +%s) - total_start ))s (index: ${INDEX}):"
-for t in "${TIMES[@]}"; do log "  ${t}"; done
+timed_summary "crossplane install (index: ${INDEX})"
 if [[ "${PRINT_INDEX}" == 1 ]]; then echo "${INDEX}"; fi

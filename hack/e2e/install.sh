@@ -30,14 +30,6 @@ source "${ROOT}/hack/lib/gobuild.sh"
 
 CACHE="$(fmg_cache)"
 mkdir -p "${CACHE}"
-total_start=$(date +%s)
-declare -a TIMES=()
-timed() { # label command...
-  local label="$1" t0; shift; t0=$(date +%s)
-  "$@"
-  TIMES+=("${label}: $(( $(date +%s) - t0 ))s")
-}
-key() { cat "$@" | sha256sum | cut -c1-16; }
 
 # --- Debian packages ------------------------------------------------------------------
 debian_packages() {
@@ -138,5 +130,4 @@ timed "pause" pause_binary
 timed "images" images
 timed "Crossplane core, chart, registry" "${ROOT}/hack/crossplane/install.sh"
 
-log "e2e install done in $(( $(date +%s) - total_start ))s:"
-for t in "${TIMES[@]}"; do log "  ${t}"; done
+timed_summary "e2e install"

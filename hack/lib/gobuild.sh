@@ -47,3 +47,20 @@ gobuild() {
 # The cache every install script writes to: outside the clone, so a fresh clone on the
 # same machine is warm. Override with FMG_CACHE.
 fmg_cache() { echo "${FMG_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/function-multigres}"; }
+
+# Step timing for the install scripts: `timed LABEL command...` runs a step and records
+# its duration; `timed_summary WHAT` prints the total and each step's time.
+TIMED_START=$(date +%s)
+declare -a TIMES=()
+timed() { # label command...
+  local label="$1" t0; shift; t0=$(date +%s)
+  "$@"
+  TIMES+=("${label}: $(( $(date +%s) - t0 ))s")
+}
+timed_summary() { # what
+  log "$1 done in $(( $(date +%s) - TIMED_START ))s:"
+  local t; for t in "${TIMES[@]}"; do log "  ${t}"; done
+}
+
+# A short key of some files' contents, for cache entry names.
+key() { cat "$@" | sha256sum | cut -c1-16; }

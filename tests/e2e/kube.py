@@ -8,10 +8,10 @@ assertion: `wait_for` polls a condition until it holds or time is up.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from hack.e2e.cluster.poll import Timeout, poll
 from hack.e2e.cluster.run import Cluster, ClusterError
 
 Obj = dict[str, Any]
@@ -135,19 +135,13 @@ class Kube:
         interval: float = 1.0,
     ) -> float:
         """Poll `ok` until it is true; return the seconds it took or fail with the logs of `ns`."""
-        t0 = time.monotonic()
-        last: Exception | None = None
-        while time.monotonic() - t0 < timeout:
-            try:
-                if ok():
-                    return time.monotonic() - t0
-            except (ClusterError, KeyError, IndexError, ValueError) as e:
-                last = e
-            time.sleep(interval)
-        detail = self.describe_failure(ns, selector) if ns else ""
-        raise AssertionError(
-            f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}"
-        )
+        try:
+            return poll(
+                what, ok, timeout, interval, (ClusterError, KeyError, IndexError, ValueError)
+            )
+        except Timeout as e:
+            detail = self.describe_failure(ns, selector) if ns else ""
+            raise AssertionError(f"{e}\n{detail}") from None
 
     def wait_pods_ready(self, ns: str, selector: str, count: int, timeout: float) -> float:
         def ready() -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import addons, config, pki
 from .layout import NODE_NAME, REGISTRY, Layout
 from .node import Node
+from .poll import Timeout, poll
 
 
 class ClusterError(RuntimeError):
@@ -75,24 +76,19 @@ class Cluster:
     def wait(
         self, what: str, ok: Callable[[], bool], timeout: float, logs: tuple[str, ...] = ()
     ) -> float:
-        t0 = time.monotonic()
-        last: Exception | None = None
-        while time.monotonic() - t0 < timeout:
-            try:
-                if ok():
-                    return time.monotonic() - t0
-            except (ClusterError, subprocess.SubprocessError, OSError, ValueError) as e:
-                last = e
+        def alive() -> None:
             for name in logs:
                 if not self.node.alive(name):
                     raise ClusterError(
                         f"{name} exited while waiting for {what}\n{self.log_tail(name)}"
                     )
-            time.sleep(0.5)
-        detail = "\n".join(self.log_tail(n) for n in logs)
-        raise ClusterError(
-            f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})\n{detail}"
-        )
+
+        expected = (ClusterError, subprocess.SubprocessError, OSError, ValueError)
+        try:
+            return poll(what, ok, timeout, 0.5, expected, alive)
+        except Timeout as e:
+            detail = "\n".join(self.log_tail(n) for n in logs)
+            raise ClusterError(f"{e}\n{detail}") from None
 
     def step(self, name: str, fn: Callable[[], object]) -> None:
         t0 = time.monotonic()

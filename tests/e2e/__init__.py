@@ -1,0 +1,1 @@
+"""The e2e tier (a package, so its crossplane.py never shadows the crossplane SDK)."""
