@@ -148,7 +148,8 @@ def pyinstrument_profile(
 
 
 def servicer_overhead(req: Any, seconds: float) -> dict[str, float]:
-    """Per-call cost of InstrumentedRunner (span, metrics, log line) around FunctionRunner."""
+    """Per-call cost of InstrumentedRunner (metrics, log line, deadline check; since issue
+    11b the span is the gRPC interceptor's, outside both) around FunctionRunner."""
     import function.fn as fn
     from function import server, telemetry
 

@@ -529,10 +529,17 @@ STATELESS = {
 #: multiorch timing flags and our defaults for them.
 ORCH_TIMING = {
     "gracePeriodBase": ("--leader-failover-grace-period-base", "2s"),
-    "gracePeriodMaxJitter": ("--leader-failover-grace-period-max-jitter", "4s"),
+    "gracePeriodMaxJitter": ("--leader-failover-grace-period-max-jitter", None),
     "poolerHealthCheckInterval": ("--pooler-health-check-interval", "2s"),
     "recoveryCycleInterval": ("--recovery-cycle-interval", "1s"),
 }
+
+
+def orch_jitter(s, cs):
+    """No grace-period jitter for a lone orchestrator (nobody to race), 4s for several."""
+    auto = (cs.get("autoscaling") or {}).get("enabled", False)
+    alone = len(s["cells"]) == 1 and cs.get("replicas", 1) == 1 and not auto
+    return "0s" if alone else "4s"
 
 
 def stateless(s, cell, component):
@@ -553,7 +560,10 @@ def stateless(s, cell, component):
         if "gracePeriodMaxJitter" not in timing and alone and not auto.get("enabled"):
             timing["gracePeriodMaxJitter"] = "0s"
         args.append("--watch-targets=postgres/default/0-inf")
-        args += [f"{flag}={timing.get(k, d)}" for k, (flag, d) in ORCH_TIMING.items()]
+        args += [
+            f"{flag}={timing.get(k, orch_jitter(s, cs) if d is None else d)}"
+            for k, (flag, d) in ORCH_TIMING.items()
+        ]
     container = {
         "name": component,
         "image": s["mg_image"],
