@@ -554,11 +554,7 @@ def stateless(s, cell, component):
         args.append("--pg-port=5432")
         named["postgres"] = 5432
     else:
-        timing = dict(cs.get("timing") or {})
-        # No jitter for a lone orchestrator (one cell, one replica, no autoscaling).
-        alone = len(s["cells"]) == 1 and cs.get("replicas", default_replicas) == 1
-        if "gracePeriodMaxJitter" not in timing and alone and not auto.get("enabled"):
-            timing["gracePeriodMaxJitter"] = "0s"
+        timing = cs.get("timing") or {}
         args.append("--watch-targets=postgres/default/0-inf")
         args += [
             f"{flag}={timing.get(k, orch_jitter(s, cs) if d is None else d)}"
