@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 BIN := $(CURDIR)/bin
 CROSSPLANE := $(BIN)/crossplane
 CROSSPLANE_VERSION ?= v2.2.1
+PYTHONIC_VERSION ?= 0.6.3
+FMG_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/function-multigres
+PYTHONIC := $(FMG_CACHE)/pythonic-$(PYTHONIC_VERSION)/bin/function-pythonic
 EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
@@ -22,7 +25,7 @@ CONFIGURATION_XPKG := $(OUT)/configuration-multigres.xpkg
 # applied on its own, docs/operations.md#install), render-only and invalid examples.
 XPKG_IGNORE := rbac.yaml,functions.yaml,invalid/*,observed/*
 
-.PHONY: help venv crossplane crossplane-cluster pkgname peer render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending observed
+.PHONY: help venv crossplane crossplane-cluster pkgname peer pythonic render generate golden lock test test-unit test-apiserver test-packages lint typecheck bench bench-quick xpkg image image-check clean e2e-install cluster-up cluster-down e2e e2e-pending observed
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -50,6 +53,11 @@ crossplane-cluster: ## build Crossplane core, helm, the chart manifests and an O
 pkgname: ## build pkgname (Crossplane's own package naming, for the package tests) into the cache
 	hack/crossplane/install.sh --pkgname-only
 
+$(PYTHONIC):
+	hack/install-pythonic.sh $(PYTHONIC_VERSION) $(FMG_CACHE)/pythonic-$(PYTHONIC_VERSION)
+
+pythonic: $(PYTHONIC) ## install the benchmark peer function-pythonic (PyPI, pinned) into ~/.cache/function-multigres
+
 render: venv $(CROSSPLANE) ## render EXAMPLE (default examples/minimal.yaml) [OBSERVED=dir-or-file] through the local function
 	$(PY) hack/render.py --crossplane $(CROSSPLANE) --address $(FN_ADDRESS) --example $(EXAMPLE) $(if $(OBSERVED),--observed $(OBSERVED))
 
@@ -71,7 +79,7 @@ lint: venv ## ruff
 typecheck: venv ## mypy
 	$(VENV)/bin/mypy
 
-test: venv $(CROSSPLANE) lint typecheck xpkg pkgname ## everything: unit, gRPC, render, schema, property, runtime, API server, packages, bench smoke
+test: venv $(CROSSPLANE) $(PYTHONIC) lint typecheck xpkg pkgname ## everything: unit, gRPC, render, schema, property, runtime, API server, packages, bench smoke
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: venv ## fast tests only (no crossplane CLI, no API server, no packages)
@@ -98,13 +106,13 @@ e2e: e2e-install $(CROSSPLANE) xpkg ## the e2e tier: bring the node up, run test
 e2e-pending: e2e-install $(CROSSPLANE) xpkg ## the e2e scenarios that fail today (marked pending), on their own cluster
 	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)
 
-bench: venv ## full benchmark -> bench/results/full.json
+bench: venv $(PYTHONIC) ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full
 
-bench-quick: venv ## quick benchmark (< ~3 min) -> bench/results/quick.json
+bench-quick: venv $(PYTHONIC) ## quick benchmark (5-7 min on 2 shared cores, docs/benchmarks.md) -> bench/results/quick.json
 	$(PY) bench/run.py --mode quick
 
-peer: ## build the benchmark peer (function-go-templating) from the Go module proxy, if it serves it
+peer: ## build the optional peer function-go-templating from the Go module proxy, if it serves it
 	hack/install-peer.sh v0.12.2 $(BIN)
 
 xpkg: $(CROSSPLANE) image ## build both packages into _out/: the Function (runtime image embedded) and the Configuration

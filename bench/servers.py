@@ -1,4 +1,4 @@
-"""Start the three functions as real processes on loopback and read their /proc counters."""
+"""Start the functions as real processes on loopback and read their /proc counters."""
 
 from __future__ import annotations
 
@@ -18,11 +18,22 @@ import grpc
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PEER_BIN = ROOT / "bin" / "function-go-templating"
+PYTHONIC_VERSION = "0.6.3"
+#: The cache outside the clone the install scripts share (hack/lib/gobuild.sh fmg_cache).
+CACHE = Path(
+    os.environ.get("FMG_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "function-multigres"
+)
+#: Where hack/install-pythonic.sh puts function-pythonic.
+PYTHONIC_DIR = CACHE / f"pythonic-{PYTHONIC_VERSION}"
+PYTHONIC_BIN = PYTHONIC_DIR / "bin" / "function-pythonic"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-#: ours, the floor and the peer; floor_rsp is the floor answering with a stored response
-#: as large as ours.
-FUNCTIONS = ("ours", "floor", "peer", "floor_rsp")
+#: ours, the floor, the peers; floor_rsp is the floor answering with a stored response as
+#: large as ours. "pythonic" (function-pythonic from PyPI) is the peer CI always has;
+#: "go-templating" runs only where bin/function-go-templating could be built.
+FUNCTIONS = ("ours", "floor", "floor_rsp", "pythonic", "go-templating")
+PEERS = ("pythonic", "go-templating")
 
 
 def free_port() -> int:
@@ -44,13 +55,19 @@ def command(name: str, address: str, response: Path | None = None) -> list[str]:
                 raise ValueError("floor_rsp needs a response file")
             cmd += ["--response", str(response)]
         return cmd
-    if name == "peer":
+    if name == "go-templating":
         return [str(PEER_BIN), "--insecure", "--address", address]
+    if name == "pythonic":
+        return [str(PYTHONIC_BIN), "grpc", "--insecure", "--address", address]
     raise ValueError(name)
 
 
-def peer_missing_reason() -> str | None:
-    """Why the peer can't run here, or None when it can."""
+def peer_missing_reason(name: str = "go-templating") -> str | None:
+    """Why a peer can't run here, or None when it can."""
+    if name == "pythonic":
+        if not PYTHONIC_BIN.exists():
+            return f"{PYTHONIC_BIN} not installed (run hack/install-pythonic.sh {PYTHONIC_VERSION})"
+        return None
     if not PEER_BIN.exists():
         return f"{PEER_BIN.relative_to(ROOT)} not built (run hack/install-peer.sh)"
     return None
@@ -102,11 +119,7 @@ def _wait_ready(server: Server, timeout: float) -> None:
                     raise TimeoutError(f"{server.name} not serving at {server.address}") from None
 
 
-@contextlib.contextmanager
-def serve(
-    name: str, logdir: Path, timeout: float = 30.0, response: Path | None = None
-) -> Iterator[Server]:
-    """Run function `name` for the duration of the block; it is stopped (SIGTERM) after."""
+def _start(name: str, logdir: Path, response: Path | None) -> Server:
     address = f"127.0.0.1:{free_port()}"
     log = logdir / f"{name}-{address.rsplit(':', 1)[1]}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "0"}
@@ -120,15 +133,41 @@ def serve(
             env=env,
             cwd=ROOT,
         )
-    server = Server(name, address, proc, log)
+    return Server(name, address, proc, log)
+
+
+def _stop(server: Server) -> None:
+    proc = server.proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def serve_many(
+    names: list[str], logdir: Path, timeout: float = 60.0, response: Path | None = None
+) -> Iterator[dict[str, Server]]:
+    """Run several functions at once (started together, so their start-up overlaps)."""
+    started: dict[str, Server] = {}
     try:
-        _wait_ready(server, timeout)
-        yield server
+        for name in names:
+            started[name] = _start(name, logdir, response)
+        for server in started.values():
+            _wait_ready(server, timeout)
+        yield started
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for server in started.values():
+            _stop(server)
+
+
+@contextlib.contextmanager
+def serve(
+    name: str, logdir: Path, timeout: float = 60.0, response: Path | None = None
+) -> Iterator[Server]:
+    """Run function `name` for the duration of the block; it is stopped (SIGTERM) after."""
+    with serve_many([name], logdir, timeout, response) as started:
+        yield started[name]

@@ -17,6 +17,8 @@ balancer with an address, a completed topology Job, bound claims).
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import string
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,8 @@ from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER_COMPOSITION = ROOT / "bench" / "peers" / "go-templating" / "composition.yaml"
+PEERS = ROOT / "bench" / "peers"
+PEER_COMPOSITION = PEERS / "go-templating" / "composition.yaml"
 PASSWORD_REQUIREMENT = "postgres-password-secret"
 RUN_FUNCTION = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
 
@@ -214,6 +217,30 @@ def password_secret(xr: Obj) -> Obj:
 # --------------------------------------------------------------------------- requests
 
 
+#: What Crossplane's FetchingFunctionRunner adds to a request after it has been tagged.
+FETCHED_FIELDS = ("required_resources", "extra_resources", "required_schemas")
+
+
+def crossplane_tag(req: fnv1.RunFunctionRequest) -> str:
+    """`meta.tag` exactly as Crossplane v2.2.1 sets it: `Tag` (internal/xfn/utils.go) is the
+    sha256 hex of the deterministically marshalled request, computed in the composite
+    controller before `meta` is set and before the fetching runner adds the required
+    resources the function asked for (their iterations reuse the tag). No bootstrap
+    requirements are declared by our Composition, so none are part of the tag."""
+    r = fnv1.RunFunctionRequest()
+    r.CopyFrom(req)
+    r.ClearField("meta")
+    for f in FETCHED_FIELDS:
+        r.ClearField(f)
+    return hashlib.sha256(r.SerializeToString(deterministic=True)).hexdigest()
+
+
+def tag(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """`req` with meta.tag set as Crossplane sets it (in place; returned for chaining)."""
+    req.meta.tag = crossplane_tag(req)
+    return req
+
+
 def _observed_xr(xr: Obj, keys: list[str], status: Obj | None) -> Obj:
     """The XR as the API server returns it: server metadata, Crossplane's spec fields, status."""
     o = copy.deepcopy(xr)
@@ -239,47 +266,156 @@ def _observed_xr(xr: Obj, keys: list[str], status: Obj | None) -> Obj:
 
 
 def build_requests(size: str) -> dict[str, bytes]:
-    """Serialized RunFunctionRequests for one size: {"ours": ..., "floor": ..., "peer": ...}."""
-    from function.fn import desired_objects, run  # imported late: the peer needs no Python fn
+    """Serialized steady-state requests for one size, tagged as Crossplane tags them:
+    {"ours": ..., "floor": ..., "pythonic": ..., "go-templating": ...} (a new dict each
+    call; the bytes are built once per size and process: the bench asks for the same
+    sizes in several of its parts)."""
+    return dict(_built_requests(size))
+
+
+@functools.cache
+def _built_requests(size: str) -> dict[str, bytes]:
+    xr, desired, observed, status = _steady_state(size)
+    out = {
+        fn: _request(xr, desired, observed, status, fn).SerializeToString(deterministic=True)
+        for fn in ("ours", "pythonic", "go-templating")
+    }
+    out["floor"] = out["ours"]
+    return out
+
+
+def peer_input(peer: str = "go-templating") -> Obj:
+    """A peer step's input, read from its Composition under bench/peers/<peer>/."""
+    path = PEERS / peer / "composition.yaml"
+    comp = yaml.safe_load(path.read_text())
+    for step in comp["spec"]["pipeline"]:
+        if step["functionRef"]["name"] == f"function-{peer}":
+            inp: Obj = step["input"]
+            return inp
+    raise LookupError(f"{path}: no function-{peer} step")
+
+
+# --------------------------------------------------------------------------- scenarios
+
+#: Replaced by a fixed-width counter in every request of the observed-change and cold
+#: scenarios (bench/client.py --template).
+PLACEHOLDER = "~~~~~~~~~~~~"
+#: The name the fleet's XRs are built with; each XR gets its own number in its place.
+FLEET_NAME = "fleet-0000"
+#: The fleet's sizes, and how many of each per 20 XRs: 14 small, 5 reference, 1 large.
+FLEET_MIX = (("small", 14), ("reference", 5), ("large", 1))
+
+
+def split(req: fnv1.RunFunctionRequest) -> tuple[bytes, bytes]:
+    """(body, fetched): the request without meta and without what Crossplane fetches after
+    tagging it, and those fetched fields alone; both deterministic. Protobuf writes fields
+    in number order, so meta + body + fetched parses back to the request, and the tag is
+    sha256(body) (see crossplane_tag)."""
+    body = fnv1.RunFunctionRequest()
+    body.CopyFrom(req)
+    body.ClearField("meta")
+    fetched = fnv1.RunFunctionRequest()
+    for f in FETCHED_FIELDS:
+        body.ClearField(f)
+        getattr(fetched, f).MergeFrom(getattr(req, f))
+    return body.SerializeToString(deterministic=True), fetched.SerializeToString(deterministic=True)
+
+
+def assemble(body: bytes, fetched: bytes) -> bytes:
+    """A tagged request from split()'s parts, with the tag Crossplane would give it."""
+    tag_ = hashlib.sha256(body).hexdigest().encode()
+    meta = b"\x0a\x40" + tag_  # RequestMeta{tag}: field 1, 64 bytes
+    return b"\x0a" + bytes([len(meta)]) + meta + body + fetched
+
+
+def _request(
+    xr: Obj, desired: dict[str, Obj], observed: dict[str, Obj], status: Obj | None, fn: str
+) -> fnv1.RunFunctionRequest:
+    req = fnv1.RunFunctionRequest()
+    req.observed.composite.resource.update(_observed_xr(xr, list(desired), status))
+    for k, v in observed.items():
+        req.observed.resources[k].resource.update(v)
+    if fn in ("ours", "floor"):
+        secret = password_secret(xr)
+        req.required_resources[PASSWORD_REQUIREMENT].items.add().resource.update(secret)
+    else:
+        req.input.update(peer_input(fn))
+    return tag(req)
+
+
+@functools.cache
+def _steady_state(size: str) -> tuple[Obj, dict[str, Obj], dict[str, Obj], Obj]:
+    """(XR, desired, observed, last status) of a healthy cluster of `size`: callers that
+    change them must copy first."""
+    from function.fn import desired_objects  # imported late: the peers need no Python fn
 
     xr = size_xr(size)
     desired = desired_objects(xr)
     observed = observed_healthy(xr, desired)
-    secret = password_secret(xr)
-
-    def request(status: Obj | None, required: bool) -> fnv1.RunFunctionRequest:
-        req = fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag=f"bench-{size}"))
-        req.observed.composite.resource.update(_observed_xr(xr, list(desired), status))
-        for k, v in observed.items():
-            req.observed.resources[k].resource.update(v)
-        if required:
-            req.required_resources[PASSWORD_REQUIREMENT].items.add().resource.update(secret)
-        return req
-
     # The status our function wrote last time, as a healthy steady state carries it.
-    first = run(request(None, True))
-    status_dict: Obj = resource.struct_to_dict(first.desired.composite.resource).get("status", {})
-    status_dict["conditions"] = [
+    return xr, desired, observed, _last_status(xr, desired, observed)
+
+
+def _last_status(xr: Obj, desired: dict[str, Obj], observed: dict[str, Obj]) -> Obj:
+    from function.fn import run
+
+    first = run(_request(xr, desired, observed, None, "ours"))
+    status: Obj = resource.struct_to_dict(first.desired.composite.resource).get("status", {})
+    status["conditions"] = [
         {"type": "Synced", "status": "True", "reason": "ReconcileSuccess",
          "lastTransitionTime": "2026-01-01T00:00:00Z"},
         {"type": "Ready", "status": "True", "reason": "Available",
          "lastTransitionTime": "2026-01-01T00:00:00Z"},
     ]  # fmt: skip
-    ours = request(status_dict, True)
-    peer = request(status_dict, False)
-    peer.input.update(peer_input())
-    return {
-        "ours": ours.SerializeToString(deterministic=True),
-        "floor": ours.SerializeToString(deterministic=True),
-        "peer": peer.SerializeToString(deterministic=True),
-    }
+    return status
 
 
-def peer_input() -> Obj:
-    """The go-templating step's input, read from the peer Composition under bench/peers/."""
-    comp = yaml.safe_load(PEER_COMPOSITION.read_text())
-    for step in comp["spec"]["pipeline"]:
-        if step["functionRef"]["name"] == "function-go-templating":
-            inp: Obj = step["input"]
-            return inp
-    raise LookupError(f"{PEER_COMPOSITION}: no function-go-templating step")
+def scenario_template(size: str, scenario: str, fn: str) -> tuple[bytes, bytes]:
+    """(body, fetched) for bench/client.py --template: a request that is new on every call.
+
+    observed_change: the healthy steady-state request, but one observed object (the first
+    pooler StatefulSet) has a new metadata.resourceVersion and a new rolled-out revision
+    in its status on every call, as after a status update: same spec, new observed state,
+    a new tag.
+    cold: a new spec on every call (an annotation of the gateway Service changes), so
+    nothing built before can be reused.
+    """
+
+    if scenario not in ("observed_change", "cold"):
+        raise ValueError(scenario)
+    xr, desired, observed, status = copy.deepcopy(_steady_state(size))
+    if scenario == "observed_change":
+        key = next(k for k in observed if k.endswith("-pooler-statefulset"))
+        sts = observed[key]
+        sts["metadata"]["resourceVersion"] = PLACEHOLDER
+        # A status the function reads changes too (a rolled-out revision), so no part of
+        # the answer that depends on this object can be reused.
+        sts["status"]["currentRevision"] = sts["status"]["updateRevision"] = PLACEHOLDER
+    else:  # the spec is new; what is observed is still the cluster of the previous one
+        svc = xr["spec"].setdefault("multigateway", {}).setdefault("service", {})
+        svc.setdefault("annotations", {})["bench.multigres.com/revision"] = PLACEHOLDER
+    return split(_request(xr, desired, observed, status, fn))
+
+
+def fleet_requests(n: int, fn: str = "ours") -> list[bytes]:
+    """n distinct steady-state XRs of mixed sizes (FLEET_MIX), each request tagged: the
+    XRs differ in name (FLEET_NAME with its own number, substituted in the serialized
+    request, so every object name, label and hostname is the XR's own)."""
+    from function.fn import desired_objects
+
+    bases = {}
+    for size, _ in FLEET_MIX:
+        xr = size_xr(size)
+        xr["metadata"]["name"] = FLEET_NAME
+        desired = desired_objects(xr)
+        observed = observed_healthy(xr, desired)
+        status = _last_status(xr, desired, observed)
+        bases[size] = split(_request(xr, desired, observed, status, fn))
+    cycle = [size for size, count in FLEET_MIX for _ in range(count)]
+    old = FLEET_NAME.encode()
+    out = []
+    for i in range(n):
+        body, fetched = bases[cycle[i % len(cycle)]]
+        new = f"fleet-{i:04d}".encode()
+        out.append(assemble(body.replace(old, new), fetched.replace(old, new)))
+    return out

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from google.protobuf import struct_pb2
 
+from function.memo import LRU
 from function.resolve import Cluster, resolve
 from function.structs import to_dict, value
 
 Obj = dict[str, Any]
 
-DEFAULT_BUDGET_MIB = 8.0
+DEFAULT_BUDGET_MIB = 4.0
 MIB = 2**20
 
 
@@ -74,38 +74,35 @@ class Built:
 
 
 class BuildCache:
-    """An LRU of `Built`, bounded by the bytes of the serialized objects it holds.
+    """An LRU of `Built` (memo.LRU), costed by the bytes of the serialized objects it holds.
 
     A budget of 0 disables it. Memory stays flat however many XRs one process serves.
     """
 
     def __init__(self, budget_bytes: int) -> None:
-        self.budget = budget_bytes
-        self.used = 0
-        self._entries: OrderedDict[bytes, tuple[Built, int]] = OrderedDict()
+        self._lru: LRU[Built] = LRU(budget_bytes)
+
+    @property
+    def budget(self) -> int:
+        return self._lru.budget
+
+    @budget.setter
+    def budget(self, value: int) -> None:
+        self._lru.budget = max(0, value)
+
+    @property
+    def used(self) -> int:
+        return self._lru.used
 
     def get(self, key: bytes) -> Built | None:
-        hit = self._entries.get(key)
-        if hit is None:
-            return None
-        self._entries.move_to_end(key)
-        return hit[0]
+        return self._lru.get(key)
 
     def put(self, key: bytes, built: Built) -> None:
         # The dicts cost a few times their wire size; count both, roughly.
-        cost = 4 * sum(len(b) for b in built.blobs.values()) + 1024
-        if cost > self.budget:
-            return
-        if key in self._entries:
-            self.used -= self._entries.pop(key)[1]
-        self._entries[key] = (built, cost)
-        self.used += cost
-        while self.used > self.budget:
-            self.used -= self._entries.popitem(last=False)[1][1]
+        self._lru.put(key, built, 4 * sum(len(b) for b in built.blobs.values()) + 1024)
 
     def clear(self) -> None:
-        self._entries.clear()
-        self.used = 0
+        self._lru.clear()
 
 
 #: The process's cache; `function --build-cache-mib` (FUNCTION_MULTIGRES_BUILD_CACHE_MIB)

@@ -1,9 +1,11 @@
 """RunFunction: observed XMultigres in, desired Multigres cluster out.
 
-Orchestration only, top to bottom: parse and resolve (cache.BuildInput → resolve.py),
-build (builders/, memoised by cache.py), keep immutable fields (safety.py), judge
-readiness (readiness.py), report (status.py), write the response. Invalid input gives
-one Fatal result naming the field, and nothing is composed.
+Orchestration only, top to bottom: a repeated request is answered whole from the
+response cache (response_cache.py, at RunFunction); otherwise parse and resolve
+(cache.BuildInput → resolve.py), build (builders/, memoised by cache.py), keep immutable
+fields (safety.py), judge readiness (readiness.py), report (status.py), write the
+response (memo.py, wire.py convert). Invalid input gives one Fatal result naming the
+field, and nothing is composed.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from opentelemetry import trace
 
-from function import evidence, readiness, safety, status
+from function import evidence, memo, readiness, safety, status
 from function.api import SpecError
 from function.builders import build
 from function.cache import CACHE, BuildCache, BuildInput, Built
 from function.resolve import Cluster, resolve_xr
+from function.response_cache import ResponseCache
 from function.structs import observed_view, to_dict, value
 
-__all__ = ["CACHE", "BuildCache", "Built", "observed_view", "run", "to_dict"]
+__all__ = ["CACHE", "RESPONSES", "BuildCache", "Built", "observed_view", "run", "to_dict"]
 
 tracer = trace.get_tracer("function-multigres")
 
@@ -119,7 +122,7 @@ def run(req: fnv1.RunFunctionRequest, cache: BuildCache = CACHE) -> fnv1.RunFunc
         return rsp
     span.set_attribute("multigres.cells", len(built.cluster.spec.cells))
 
-    observed = {k: observed_view(r.resource) for k, r in req.observed.resources.items()}
+    observed = {k: memo.view(r.resource, observed_view) for k, r in req.observed.resources.items()}
     secret = None
     if PASSWORD_REQUIREMENT in req.required_resources:
         secret = [to_dict(i.resource) for i in req.required_resources[PASSWORD_REQUIREMENT].items]
@@ -138,9 +141,9 @@ def run(req: fnv1.RunFunctionRequest, cache: BuildCache = CACHE) -> fnv1.RunFunc
         required,
     )
 
-    write(rsp, composed, built)
+    encoded = write(rsp, composed, built)
     if fresh:
-        cache.put(key, _with_blobs(built, composed, req, rsp))
+        cache.put(key, _with_blobs(built, composed, req, encoded))
     span.set_attribute("multigres.composed_objects", len(composed.objects))
     severity = "warning" if composed.report.warnings else "normal"
     span.set_attribute("multigres.result_severity", severity)
@@ -148,14 +151,14 @@ def run(req: fnv1.RunFunctionRequest, cache: BuildCache = CACHE) -> fnv1.RunFunc
 
 
 def _with_blobs(
-    built: Built, composed: Composed, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse
+    built: Built, composed: Composed, req: fnv1.RunFunctionRequest, encoded: dict[str, bytes]
 ) -> Built:
     """`built` plus the wire bytes just written for each object that is purely ours:
     not changed by the guard, and not merged into an earlier pipeline step's object."""
     blobs = {
-        k: rsp.desired.resources[k].resource.SerializeToString()
+        k: encoded[k]
         for k, obj in built.objects.items()
-        if composed.objects.get(k) is obj and k not in req.desired.resources
+        if composed.objects.get(k) is obj and k not in req.desired.resources and k in encoded
     }
     return Built(built.cluster, built.objects, blobs)
 
@@ -163,8 +166,10 @@ def _with_blobs(
 _STATUS = {"True": fnv1.STATUS_CONDITION_TRUE, "False": fnv1.STATUS_CONDITION_FALSE}
 
 
-def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built) -> None:
-    """Write desired objects, readiness, status, conditions and events into `rsp`."""
+def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built) -> dict[str, bytes]:
+    """Write desired objects, readiness, status, conditions and events into `rsp`; return
+    the wire bytes encoded for objects that had none stored."""
+    encoded: dict[str, bytes] = {}
     c = composed.cluster
     ref = c.spec.postgres.password_secret_ref
     response.require_resources(
@@ -177,7 +182,8 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built) -> No
         if blob is not None and built.objects[key] is obj:
             r.resource.MergeFromString(blob)  # unchanged since it was built: reuse its bytes
         else:
-            r.resource.update(obj)
+            blob = encoded[key] = memo.encode(obj)
+            r.resource.MergeFromString(blob)  # merges like Struct.update (function/wire.py)
         ok, _ = composed.verdicts[key]
         r.ready = fnv1.READY_TRUE if ok else fnv1.READY_FALSE
     report = composed.report
@@ -197,6 +203,12 @@ def write(rsp: fnv1.RunFunctionResponse, composed: Composed, built: Built) -> No
         response.normal(rsp, msg)
     if report.healthy:
         rsp.meta.ttl.FromTimedelta(TTL_HEALTHY)
+    return encoded
+
+
+#: Whole responses by request (function/response_cache.py): a repeated request is answered
+#: without running `run` again.
+RESPONSES = ResponseCache.from_env()
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -205,4 +217,4 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     async def RunFunction(
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        return run(req)
+        return RESPONSES.serve(req, run)

@@ -108,7 +108,7 @@ def run(
 @click.option(
     "--build-cache-mib",
     "build_cache_bytes",
-    default="8",
+    default="4",
     show_default=True,
     envvar=CACHE_ENV,
     callback=cache_budget,

@@ -78,6 +78,22 @@ _PGCTLD_SERVER = "go/cmd/pgctld/command/server.go"
 _PGCTLD_FLAGS = "go/cmd/pgctld/command/root.go:80-230"
 _PGCTLD_SERVE = "go/cmd/pgctld/command/server.go:70-114"
 _CCM = "go/cmd/multigres/command/topo/createclustermetadata.go:31-48"
+_PGBACKREST_CERT = (
+    f"{_POOLER}:185-189,259 (default /certs/pgbackrest.crt; the client cert of a standby"
+    " backup: internal/manager/rpc_backup.go:200-245)"
+)
+_PGBACKREST_CERT_DIR = (
+    f"{_PGCTLD_SERVER}:78-82,113,356-369; file names: go/common/backup/serverconfig.go:83-85"
+)
+_PG_HBA_TEMPLATE = (
+    f"{_PGCTLD_ROOT}:125-128,219,289-297 (read at start, rendered with text/template at"
+    " initdb only: go/services/pgctld/postgresconfig_gen.go:128-131,196-206,245-257;"
+    " built-in: config/postgres/pg_hba_template.conf)"
+)
+_PG_INITDB_EXTRA_CONF = (
+    f"{_PGCTLD_ROOT}:154-158,225 (include_if_exists appended at initdb, re-read at every"
+    " start and reload: go/services/pgctld/postgresconfig_gen.go:124,137-176)"
+)
 
 #: Every flag the function passes, by the binary that registers it: the flag, and where
 #: it is registered at MULTIGRES_COMMIT (docs/flags.md is generated from this table).
@@ -138,12 +154,7 @@ FLAG_TABLE: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "pooler_dir": ("--pooler-dir", _POOLER_FLAGS),
         "socket_file": ("--socket-file", _POOLER_FLAGS),
         "pg_port": ("--pg-port", _POOLER_FLAGS),
-        "pgbackrest_cert_file": (
-            "--pgbackrest-cert-file",
-            f"{_POOLER}:185-189,259 (default /certs/pgbackrest.crt; the client"
-            " cert of a standby backup:"
-            " internal/manager/rpc_backup.go:200-245)",
-        ),
+        "pgbackrest_cert_file": ("--pgbackrest-cert-file", _PGBACKREST_CERT),
         "pgbackrest_key_file": ("--pgbackrest-key-file", f"{_POOLER}:190-194,260"),
         "pgbackrest_ca_file": ("--pgbackrest-ca-file", f"{_POOLER}:195-199,261"),
         "pgbackrest_port": (
@@ -158,27 +169,10 @@ FLAG_TABLE: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "pg_port": ("--pg-port", _PGCTLD_FLAGS),
         "pg_listen_addresses": ("--pg-listen-addresses", _PGCTLD_FLAGS),
         "log_level": ("--log-level", _LOGGING),
-        "pg_hba_template": (
-            "--pg-hba-template",
-            f"{_PGCTLD_ROOT}:125-128,219,289-297 (read at start, rendered with"
-            " text/template at initdb only:"
-            " go/services/pgctld/postgresconfig_gen.go:128-131,196-206,245-257;"
-            " built-in: config/postgres/pg_hba_template.conf)",
-        ),
-        "pg_initdb_extra_conf": (
-            "--pg-initdb-extra-conf",
-            f"{_PGCTLD_ROOT}:154-158,225 (include_if_exists appended at initdb, re-read at"
-            " every start and reload: go/services/pgctld/postgresconfig_gen.go:124,137-176)",
-        ),
-        "pgbackrest_port": (
-            "--pgbackrest-port",
-            f"{_PGCTLD_SERVER}:73-77,112 (0 = no TLS server: :356)",
-        ),
-        "pgbackrest_cert_dir": (
-            "--pgbackrest-cert-dir",
-            f"{_PGCTLD_SERVER}:78-82,113,356-369; file names:"
-            " go/common/backup/serverconfig.go:83-85",
-        ),
+        "pg_hba_template": ("--pg-hba-template", _PG_HBA_TEMPLATE),
+        "pg_initdb_extra_conf": ("--pg-initdb-extra-conf", _PG_INITDB_EXTRA_CONF),
+        "pgbackrest_port": ("--pgbackrest-port", f"{_PGCTLD_SERVER}:73-77,112 (0 = no TLS: :356)"),
+        "pgbackrest_cert_dir": ("--pgbackrest-cert-dir", _PGBACKREST_CERT_DIR),
     },
     "createclustermetadata": {
         "topo_address": ("--global-topo-address", _CCM),
