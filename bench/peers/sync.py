@@ -78,12 +78,16 @@ def render(peer: str) -> str:
 
 
 def assets() -> dict[str, str]:
-    """The shell scripts and the pg_hba template, by file name."""
+    """The shell scripts, the pg_hba template and the postmaster parameters, by name."""
     sys.path.insert(0, str(ROOT))
     from function.defaults import pg_hba
 
     out = {p.name: p.read_text() for p in sorted(SCRIPTS.glob("*.sh"))}
     out["pg_hba_template.conf"] = pg_hba.template()
+    # Which parameters need a restart (context postmaster), from the pinned server's table.
+    from function.pgparams import table
+
+    out["postmaster-parameters"] = "\n".join(n for n, p in table().items() if p.needs_restart)
     return out
 
 
