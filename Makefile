@@ -13,6 +13,8 @@ EXAMPLE ?= examples/minimal.yaml
 OBSERVED ?=
 FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
+# The slowest tests end every `make test` and `make e2e`: where CI's minutes go (issue 9).
+DURATIONS := --durations=15 --durations-min=5
 # E2E_LOCK=/path: e2e runs on one host take this lock in turn (flock), so two clones
 # sharing a small machine do not run their clusters at once and distort each other's timings.
 E2E_LOCK ?=
@@ -80,7 +82,7 @@ typecheck: venv ## mypy
 	$(VENV)/bin/mypy
 
 test: venv $(CROSSPLANE) $(PYTHONIC) lint typecheck xpkg pkgname ## everything: unit, gRPC, render, schema, property, runtime, API server, packages, bench smoke
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(DURATIONS) $(PYTEST_ARGS)
 
 test-unit: venv ## fast tests only (no crossplane CLI, no API server, no packages)
 	$(PY) -m pytest -q -m "not apiserver and not render and not packages" $(PYTEST_ARGS)
@@ -101,7 +103,7 @@ cluster-down: ## stop it and remove every trace of it from the host
 	python3 -m hack.e2e.cluster down
 
 e2e: e2e-install $(CROSSPLANE) xpkg ## the e2e tier: bring the node up, run tests/e2e/ (Crossplane installs the packages from _out/), tear it down [E2E_KEEP=1 keeps it up]
-	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m "not pending" tests/e2e $(PYTEST_ARGS)
+	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m "not pending" tests/e2e $(DURATIONS) $(PYTEST_ARGS)
 
 e2e-pending: e2e-install $(CROSSPLANE) xpkg ## the e2e scenarios that fail today (marked pending), on their own cluster
 	FMG_E2E=1 FMG_E2E_KEEP=$(E2E_KEEP) $(E2E_SERIAL) $(PY) -m pytest -q -m pending tests/e2e $(PYTEST_ARGS)

@@ -18,8 +18,10 @@ if not os.environ.get("FMG_E2E"):
 settings.register_profile(
     "default", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# CI draws more: 500 examples. 2000 made `make test` 13 minutes instead of 6, too much of
+# a 25-minute warm budget (issue 9), for five properties that take 7-30 s each at 200.
 settings.register_profile(
-    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 

@@ -99,10 +99,38 @@ class Kube:
             args.append("--previous")
         return self.kubectl(*args, check=False)
 
+    def summary(self, ns: str, selector: str | None = None) -> str:
+        """One line per pod: phase, ready containers, restarts, the first reason not ready.
+
+        It comes first in a failure, so a CI log cut in the middle still says which pod was
+        not ready and why; the logs follow."""
+        lines = []
+        for pod in self.pods(ns, selector):
+            st = pod["status"]
+            cs = st.get("containerStatuses", [])
+            ready = sum(1 for c in cs if c["ready"])
+            why = [
+                f"{c['name']}:{next(iter(c['state']))}"
+                + (f"({c['state']['waiting'].get('reason')})" if "waiting" in c["state"] else "")
+                for c in cs
+                if not c["ready"]
+            ]
+            not_ready = [
+                f"{c['type']}={c.get('reason') or c['status']}"
+                for c in st.get("conditions", [])
+                if c["status"] != "True"
+            ]
+            lines.append(
+                f"  {pod['metadata']['name']}: {st.get('phase')} ready {ready}/{len(cs)} "
+                f"restarts {sum(c['restartCount'] for c in cs)} " + " ".join(why + not_ready)
+            )
+        return "\n".join(lines)
+
     def describe_failure(self, ns: str, selector: str | None = None) -> str:
-        """Pod phases, container states, recent events and logs of every pod in `ns`."""
+        """A summary of the pods, then container states, recent events and logs of each."""
         out = []
         try:
+            out.append(f"=== pods in {ns} ({selector or 'all'}):\n{self.summary(ns, selector)}")
             for pod in self.pods(ns, selector):
                 name = pod["metadata"]["name"]
                 out.append(f"=== pod {ns}/{name}: {pod['status'].get('phase')}")

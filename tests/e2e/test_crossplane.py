@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from hack.e2e.cluster.poll import Timeout, poll
+from hack.e2e.cluster.run import ClusterError
 from tests.e2e import observed
 from tests.e2e.crossplane import (
     CONFIGURATION,
@@ -87,8 +89,8 @@ def crossplane(kube: Kube, results: dict[str, Any]) -> Crossplane:
     return cp
 
 
-def xr(kube: Kube) -> dict[str, Any] | None:
-    return kube.maybe("xmultigres", XR, XR_NS)
+def xr(kube: Kube, name: str = XR) -> dict[str, Any] | None:
+    return kube.maybe("xmultigres", name, XR_NS)
 
 
 def conditions(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -100,14 +102,15 @@ def xr_ready(kube: Kube) -> bool:
 
 
 def describe_xr(kube: Kube, demo: Demo) -> str:
-    obj = xr(kube)
+    """The XR's conditions (ComponentsReady names what is not ready) first, then its pods."""
+    obj = xr(kube, demo.name)
     conds = [
         f"  {c['type']}={c['status']} {c.get('reason', '')}: {c.get('message', '')}"
         for c in conditions(obj).values()
     ]
     return "\n".join(
         [
-            f"=== XMultigres {XR_NS}/{XR}: phase {(obj or {}).get('status', {}).get('phase')}",
+            f"=== XMultigres {XR_NS}/{demo.name}: phase {(obj or {}).get('status', {}).get('phase')}",
             *conds,
             f"  status.message: {(obj or {}).get('status', {}).get('message')}",
             demo.kube.describe_failure(XR_NS, demo.selector()),
@@ -509,13 +512,14 @@ def test_rwo_backup_on_one_node_starts_without_a_warning(
         t0 = time.monotonic()
 
         def ready() -> bool:
-            obj = kube.maybe("xmultigres", name, XR_NS)
-            return conditions(obj).get("Ready", {}).get("status") == "True"
+            return conditions(xr(kube, name)).get("Ready", {}).get("status") == "True"
 
         try:
-            kube.wait_for(f"XMultigres {name} Ready", ready, 900, XR_NS, rwo.selector())
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{crossplane.describe()}") from None
+            poll(f"XMultigres {name} Ready", ready, 900, 1.0, (ClusterError,))
+        except Timeout as e:
+            raise AssertionError(
+                f"{e}\n{describe_xr(kube, rwo)}\n{crossplane.describe()}"
+            ) from None
         results["rwo_apply_to_ready_s"] = round(time.monotonic() - t0, 1)
         obj = kube.maybe("xmultigres", name, XR_NS)
         shared = conditions(obj).get("BackupVolumeShared", {})
