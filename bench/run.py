@@ -29,9 +29,6 @@ import argparse
 import datetime
 import gc
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +38,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import equivalence, servers
-from bench.common import CI_PEER, RESULTS, ROOT, log
+from bench.common import CI_PEER, RESULTS, log
 from bench.fleet import distinct, fleet
+from bench.machine import machine
 from bench.measure import measure_sizes, sweep, write_payloads
 from bench.plot import plot
 from bench.report import goals, summarize, table
@@ -110,77 +108,6 @@ MODES: dict[str, dict[str, Any]] = {
 }
 
 
-# --------------------------------------------------------------------------- machine
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kib = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kib = int(line.split()[1])
-    from importlib.metadata import version
-
-    import grpc
-
-    info: dict[str, Any] = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem_kib / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "grpcio": grpc.__version__,
-        "sdk": version("crossplane-function-sdk-python"),
-        "protobuf": version("protobuf"),
-    }
-    try:
-        info["go"] = subprocess.run(
-            ["go", "version"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        info["go"] = None
-    try:
-        info["git"] = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            cwd=ROOT,
-        ).stdout.strip()
-        info["function_dirty"] = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--", "function"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                cwd=ROOT,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        info["git"] = None
-    stamps = sorted((ROOT / "bin").glob(".function-go-templating-v*"))
-    info["go_templating"] = (
-        f"function-go-templating {stamps[-1].name.rsplit('-', 1)[1]}"
-        f" ({stamps[-1].read_text().strip()})"
-        if stamps and servers.PEER_BIN.exists()
-        else None
-    )
-    info["peer"] = None
-    if servers.PYTHONIC_BIN.exists():
-        py = subprocess.run(
-            [str(servers.PYTHONIC_DIR / "bin" / "python"), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        info["peer"] = f"crossplane-function-pythonic {servers.PYTHONIC_VERSION} ({py})"
-    return info
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -241,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
             " steady CPU of one XR per size, weighted by the fleet's mix",
         },
     }
+    phases: dict[str, float] = {}
+    mark = [time.monotonic()]
+
+    def phase(name: str) -> None:
+        """Wall seconds of the step that just ended: where bench-quick's minutes go."""
+        now = time.monotonic()
+        phases[name] = round(now - mark[0], 1)
+        mark[0] = now
+
     with tempfile.TemporaryDirectory(prefix="bench-") as tmpd:
         tmp = Path(tmpd)
         logdir = tmp / "logs"
@@ -266,20 +202,28 @@ def main(argv: list[str] | None = None) -> int:
                         f" {len(eq['ready_differences'])} readiness differences"
                     )
 
+        phase("requests_and_equivalence")
         per_size = measure_sizes(cfg, functions, payloads, logdir, tmp)
+        phase("sizes")
         for s in cfg["sizes"]:
             res[s] = summarize(s, per_size[s])
         if cfg["fleet_xrs"]:
             res["fleet"] = fleet(cfg, res, logdir, tmp)
+            phase("fleet")
         res["sweep"] = sweep(cfg, functions, logdir, tmp)
+        phase("sweep")
         if cfg["distinct_xrs"]:
             res["reference_distinct_xrs"] = distinct(cfg, functions, logdir, tmp)
+            phase("distinct_xrs")
     gc.collect()
     res["scaling"] = scaling(cfg)
+    phase("scaling")
     if cfg["profile_seconds"] and not a.no_profile:
         from bench import profile
 
         res["profile"] = profile.run(cfg["profile_seconds"], a.out / f"profile-{a.mode}.txt")
+        phase("profile")
+    res["phase_seconds"] = phases
     res["goals"] = goals(res)
     res["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     res["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -292,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     for name, g in res["goals"].items():
         log(f"goal {name}: {g['value']} <= {g['limit']}: {g['met']}")
+    log(f"phases (s): {phases}")
     log(f"wrote {out_json} and {a.mode}.png in {res['elapsed_s']} s")
     return 0
 

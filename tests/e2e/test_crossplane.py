@@ -270,9 +270,21 @@ def test_function_runs_as_a_deployment_with_its_own_mtls(
     assert secrets, pod.get("volumes")
     tls = kube.get("secret", secrets[0], ns=NS)
     assert {"tls.crt", "tls.key", "ca.crt"} <= set(tls.get("data", {})), sorted(tls.get("data", {}))
-    logs = kube.kubectl("logs", "-n", NS, f"deploy/{dep['metadata']['name']}", "--tail=200")
-    serving = [json.loads(line) for line in logs.splitlines() if '"serving"' in line]
-    assert serving and serving[-1].get("tls") is True, logs[-2000:]
+    logs = [""]
+
+    def serving() -> list[dict[str, Any]]:
+        # kubectl picks one pod of the Deployment; once (int12, load 7) it had printed
+        # nothing yet, so the line is waited for (bounded), and its content asserted.
+        logs[0] = kube.kubectl(
+            "logs", "-n", NS, f"deploy/{dep['metadata']['name']}", "--tail=200", check=False
+        )
+        return [json.loads(line) for line in logs[0].splitlines() if '"serving"' in line]
+
+    try:
+        kube.wait_for("the function's serving log line", lambda: bool(serving()), 60, NS)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{crossplane.describe()}") from None
+    assert serving()[-1].get("tls") is True, logs[0][-2000:]
 
 
 # --- the XR ------------------------------------------------------------------------------
