@@ -8,6 +8,10 @@
 # After each reload it logs what the server refused from the file (pg_file_settings).
 # Each turn touches ALIVE, which the container's probes check for freshness.
 # Env: EXTRA_CONF SOCKET_DIR PGPORT POSTGRES_USER POSTGRES_PASSWORD_FILE INTERVAL ALIVE
+# bash as a container's PID 1 ignores SIGTERM without a handler, so the pod would wait out
+# its whole grace period (60 s) on every delete and roll: exit at once, and sleep in the
+# background so the trap is not held up by it.
+trap 'exit 0' TERM INT
 export PGCONNECT_TIMEOUT=3
 sql() {
   PGPASSWORD="$(cat "${POSTGRES_PASSWORD_FILE}")" psql -XAtq -h "${SOCKET_DIR}" -p "${PGPORT}" \
@@ -24,5 +28,6 @@ while true; do
       sed 's/^/  not applied by the reload (restart parameter or error): /'
     applied="${now}"
   fi
-  sleep "${INTERVAL}"
+  sleep "${INTERVAL}" &
+  wait $!
 done
