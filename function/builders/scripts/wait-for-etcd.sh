@@ -3,11 +3,8 @@
 # images have no curl or nc). multigateway gives up registering after 10 s and the
 # topology Job fails while etcd is down; neither has a flag to wait longer.
 # Env: ETCD_HOST ETCD_PORT
-# PID 1 ignores SIGTERM without a handler: a pod deleted while waiting ends at once.
-trap 'exit 143' TERM INT
 until timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /health HTTP/1.0\r\n\r\n" >&3 && grep -q "\"health\":\"true\"" <&3' "$ETCD_HOST" "$ETCD_PORT" 2>/dev/null; do
   echo "waiting for etcd at $ETCD_HOST:$ETCD_PORT to have a leader"
-  sleep 2 &
-  wait $!
+  sleep 2
 done
 echo "etcd at $ETCD_HOST:$ETCD_PORT is healthy"
