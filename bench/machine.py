@@ -37,31 +37,11 @@ def machine() -> dict[str, Any]:
         "sdk": version("crossplane-function-sdk-python"),
         "protobuf": version("protobuf"),
     }
-    try:
-        info["go"] = subprocess.run(
-            ["go", "version"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        info["go"] = None
-    try:
-        info["git"] = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            cwd=ROOT,
-        ).stdout.strip()
-        info["function_dirty"] = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--", "function"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                cwd=ROOT,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        info["git"] = None
+    info["go"] = _output(["go", "version"])
+    info["git"] = _output(["git", "describe", "--always", "--dirty", "--abbrev=12"])
+    dirty = _output(["git", "status", "--porcelain", "--", "function"])
+    if info["git"] is not None:
+        info["function_dirty"] = bool(dirty)
     stamps = sorted((ROOT / "bin").glob(".function-go-templating-v*"))
     info["go_templating"] = (
         f"function-go-templating {stamps[-1].name.rsplit('-', 1)[1]}"
@@ -79,3 +59,13 @@ def machine() -> dict[str, Any]:
         ).stdout.strip()
         info["peer"] = f"crossplane-function-pythonic {servers.PYTHONIC_VERSION} ({py})"
     return info
+
+
+def _output(cmd: list[str]) -> str | None:
+    """A command's stdout, stripped, run in the repository; None when it cannot run."""
+    try:
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=10, cwd=ROOT
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
