@@ -114,7 +114,7 @@ def check_pod_security_restricted(objs: dict[str, Obj]) -> None:
 #: Helpers that serve nothing: a readiness probe could only take their pod out of
 #: readiness (seen on the e2e node at load 37: the reload sidecar's exec probe timed out
 #: and the pooler pod went NotReady). They keep startup and liveness probes.
-NOT_SERVING = {"postgres-config-reload"}
+NOT_SERVING = {"postgres-config-reload", "backup-stanza-guard"}
 
 
 def check_probes_and_resources(objs: dict[str, Obj]) -> None:

@@ -30,6 +30,13 @@ LOOPING = {
         "POSTGRES_USER": "postgres",
         "POSTGRES_PASSWORD_FILE": "/nonexistent",
     },
+    "backup-stanza-guard.sh": {
+        "REPO": "/nonexistent",
+        "STANZA": "multigres",
+        "PGDATA": "/nonexistent",
+        "GRACE": "120",
+        "INTERVAL": "5",
+    },
 }
 # wait-for-etcd.sh has no trap yet, on purpose: its text is part of the topology Job's
 # pod template, which is immutable, and Crossplane keeps an existing composed object's

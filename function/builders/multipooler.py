@@ -12,8 +12,8 @@ people).
 
 from __future__ import annotations
 
+from function.builders import backupguard, pgbackrest, pgconfig
 from function.builders import common as k
-from function.builders import pgbackrest, pgconfig
 from function.builders.common import Obj
 from function.builders.shared import PG_HBA_KEY, backup_claim_name, pg_hba_name
 from function.defaults.upstream import (
@@ -221,7 +221,12 @@ def statefulset(c: Cluster, cell: str, zone: str | None) -> Obj:
                     pgbackrest.cert_init_container(c, statefulset_name(c, cell)),
                     pgconfig.include_init_container(c),
                 ],
-                containers=[_pgctld(c), _multipooler(c, cell), pgconfig.reload_container(c)],
+                containers=[
+                    _pgctld(c),
+                    _multipooler(c, cell),
+                    pgconfig.reload_container(c),
+                    backupguard.container(c),
+                ],
                 volumes=volumes,
                 terminationGracePeriodSeconds=60,
             ),

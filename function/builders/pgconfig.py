@@ -37,16 +37,6 @@ VOLUME = "postgres-config"
 ALIVE = "/tmp/postgres-config-reload.alive"
 
 
-def _alive_probe(period: int, failures: int) -> Obj:
-    """The reload loop is alive when it touched ALIVE within the last minute."""
-    return {
-        "exec": {"command": ["/bin/sh", "-c", f'test -n "$(find {ALIVE} -mmin -1)"']},
-        "periodSeconds": period,
-        "timeoutSeconds": 10,
-        "failureThreshold": failures,
-    }
-
-
 def name(c: Cluster) -> str:
     return k.fit(f"{c.name}-postgres-config")
 
@@ -126,8 +116,4 @@ def reload_container(c: Cluster) -> Obj:
     )
     # No readiness probe: the sidecar serves nothing, so one could only take the pod out
     # of readiness (on the e2e node at load 37 its exec probe timed out after 5 s).
-    return {
-        **out,
-        "startupProbe": _alive_probe(period=2, failures=60),
-        "livenessProbe": _alive_probe(period=30, failures=5),
-    }
+    return {**out, **shell.alive_probes(ALIVE)}

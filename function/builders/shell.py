@@ -45,6 +45,22 @@ def script_container(
     return out
 
 
+def alive_probes(alive: str) -> Obj:
+    """Startup and liveness probes for a sidecar loop that touches `alive` every turn: it
+    is alive while the file is under a minute old (the probes serve nothing, so there is
+    no readiness probe: one could only take the pod out of its Service)."""
+
+    def probe(period: int, failures: int) -> Obj:
+        return {
+            "exec": {"command": ["/bin/sh", "-c", f'test -n "$(find {alive} -mmin -1)"']},
+            "periodSeconds": period,
+            "timeoutSeconds": 10,
+            "failureThreshold": failures,
+        }
+
+    return {"startupProbe": probe(2, 60), "livenessProbe": probe(30, 5)}
+
+
 def wait_for_etcd(c: Cluster) -> Obj:
     """An init container that returns once the topology store answers healthy."""
     host, port = c.topo_address.rsplit(":", 1)

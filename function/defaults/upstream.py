@@ -54,6 +54,10 @@ PATHS: Final = {
 #: Files pgctld reads from --pgbackrest-cert-dir (and multipooler is pointed at).
 PGBACKREST_CERT_FILES: Final = {"ca": "ca.crt", "cert": "pgbackrest.crt", "key": "pgbackrest.key"}
 
+#: The pgBackRest stanza every pooler uses (go/common/backup/clientconfig.go:74); its
+#: files are {repo path}/backup/<stanza>/ and {repo path}/archive/<stanza>/.
+STANZA: Final = "multigres"
+
 #: The client certificate's CN the pgBackRest TLS server authorises (tls-server-auth).
 PGBACKREST_CLIENT_CN: Final = "pgbackrest"
 

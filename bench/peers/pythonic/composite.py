@@ -877,7 +877,7 @@ def pooler_containers(s, cn, pooler):
         "volumeMounts": poolermounts(s["backup_path"], False),
         **probes("http", "/ready", "/live", 600),
     }
-    return [postgres, multipooler, pgconf_reload(s)]
+    return [postgres, multipooler, pgconf_reload(s), stanza_guard(s)]
 
 
 def pgconf_env():
@@ -918,17 +918,44 @@ def pgconf_reload(s):
         "postgres-config-reload", s["pg_image"], s["pull"], "postgres-config-reload.sh",
         env, ("16Mi", "64Mi"), mounts,
     )  # fmt: skip
+    return {**out, **alive_probes(RELOAD_ALIVE)}
 
-    def alive(period, failures):
-        check = f'test -n "$(find {RELOAD_ALIVE} -mmin -1)"'
+
+def alive_probes(path):
+    """A sidecar loop is alive while the file it touches each turn is under a minute old."""
+
+    def probe(period, failures):
         return {
-            "exec": {"command": ["/bin/sh", "-c", check]},
+            "exec": {"command": ["/bin/sh", "-c", f'test -n "$(find {path} -mmin -1)"']},
             "periodSeconds": period,
             "timeoutSeconds": 10,
             "failureThreshold": failures,
         }
 
-    return {**out, "startupProbe": alive(2, 60), "livenessProbe": alive(30, 5)}
+    return {"startupProbe": probe(2, 60), "livenessProbe": probe(30, 5)}
+
+
+def stanza_guard(s):
+    """Moves aside a stanza a failed first backup left, which no retry could get past."""
+    alive = "/tmp/backup-stanza-guard.alive"
+    env = [
+        {"name": "REPO", "value": s["backup_path"]},
+        {"name": "STANZA", "value": "multigres"},
+        {"name": "PGDATA", "value": "/var/lib/pooler/pg_data"},
+        {"name": "GRACE", "value": "120"},
+        {"name": "INTERVAL", "value": "10"},
+        {"name": "ALIVE", "value": alive},
+    ]
+    mounts = [
+        {"name": "pgdata", "mountPath": "/var/lib/pooler", "readOnly": True},
+        {"name": "backups", "mountPath": s["backup_path"]},
+        *TMP,
+    ]
+    out = script_container(
+        "backup-stanza-guard", s["pg_image"], s["pull"], "backup-stanza-guard.sh",
+        env, ("16Mi", "32Mi"), mounts,
+    )  # fmt: skip
+    return {**out, **alive_probes(alive)}
 
 
 def pooler(s, cell):
