@@ -19,7 +19,8 @@ from function.resolve import Cluster
 NAME = "backup-stanza-guard"
 #: Longer than any quiet spell of a first backup under way: pgBackRest's `check` waits at
 #: most archive-timeout (60 s) for a segment, and every other step writes to the stanza.
-GRACE_SECONDS = 120
+#: Too short costs one retry of the first backup, never data (the stanza has none).
+GRACE_SECONDS = 90
 INTERVAL_SECONDS = 10
 ALIVE = "/tmp/backup-stanza-guard.alive"
 

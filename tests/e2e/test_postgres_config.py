@@ -1,8 +1,10 @@
 """Postgres parameters reach every instance the right way (docs/postgres-configuration.md).
 
 examples/minimal.yaml as `make render` prints it, applied with server-side apply (as in
-test_cluster.py), then three edits of spec.postgres.parameters, in file order on one
-cluster:
+test_cluster.py), over a backup claim that already holds a stanza a failed first backup
+left (tests/e2e/leftover.py): the cluster must bootstrap past it (the pooler pods'
+backup-stanza-guard moves it aside, docs/operations.md "Bootstrap livelock"). Then three
+edits of spec.postgres.parameters, in file order on one cluster:
 
 1. a reloadable parameter (work_mem): `SHOW` through the gateway gives the new value and
    no pod was replaced or restarted (same pod UIDs, same container restart counts);
@@ -16,6 +18,7 @@ Figures (seconds to take effect, writes, gaps) go to tests/e2e/results/latest.js
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
+from function.defaults.upstream import STANZA
+from tests.e2e import leftover
 from tests.e2e.kube import Kube
 from tests.e2e.multigres import Demo, max_gap
 from tests.e2e.render import ROOT
@@ -61,9 +66,19 @@ def pod_states(demo: Demo) -> dict[str, tuple[str, tuple[int, ...]]]:
 def demo(kube: Kube, results: dict[str, Any]) -> Demo:
     d = Demo(kube, MINIMAL)
     d.delete_all(keep_pvcs=False)
+    claim = next(o for o in d.objects() if o["metadata"]["name"] == f"{d.name}-backups")
+    leftover.seed(kube, d.ns, claim)
+    t0 = time.monotonic()
     objs = d.apply()
     d.client()
-    results["pgconf_apply_to_ready_pods_s"] = round(d.wait_ready(objs, timeout=420), 1)
+    kube.wait_for("a pooler refused by the leftover stanza ([028])",
+                  lambda: leftover.refusals(kube, d.ns, d.poolers) > 0, 300, d.ns, d.selector(),
+                  interval=3)  # fmt: skip
+    refused = time.monotonic()
+    leftover.age(kube, d.ns, d.poolers()[0])
+    d.wait_ready(objs, timeout=420)
+    results["pgconf_apply_to_ready_pods_s"] = round(time.monotonic() - t0, 1)
+    results["leftover_refused_to_ready_pods_s"] = round(time.monotonic() - refused, 1)
 
     def first_write() -> bool:
         d.sql(f"create table if not exists {TABLE} (id bigint primary key)")
@@ -77,6 +92,21 @@ def demo(kube: Kube, results: dict[str, Any]) -> Demo:
     assert show(d, "shared_buffers") == "128MB"
     assert show(d, "work_mem") == "1092kB"
     return d
+
+
+def test_a_leftover_stanza_was_moved_aside(demo: Demo, results: dict[str, Any]) -> None:
+    """The set-up bootstrapped over a leftover stanza: the guard moved it, not deleted it."""
+    pod = demo.poolers()[0]
+    repo = demo.kube.exec(demo.ns, pod, "find", leftover.MOUNT, "-maxdepth", "4",
+                          container="backup-stanza-guard")  # fmt: skip
+    moved = [line for line in repo.splitlines() if "/quarantine/" in line]
+    assert any(line.endswith("/backup/backup.info") for line in moved), repo
+    full = re.compile(rf"/backup/{STANZA}/\d{{8}}-\d{{6}}F$")
+    assert any(full.search(line) for line in repo.splitlines()), f"no backup made:\n{repo}"
+    said = "".join(demo.kube.logs(demo.ns, p, "backup-stanza-guard") for p in demo.poolers())
+    assert "moving stanza" in said, said
+    results["leftover_stanza_028_refusals"] = leftover.refusals(demo.kube, demo.ns, demo.poolers)
+    results["leftover_stanza_moved"] = True
 
 
 def test_reloadable_parameter_without_restart(

@@ -942,7 +942,7 @@ def stanza_guard(s):
         {"name": "REPO", "value": s["backup_path"]},
         {"name": "STANZA", "value": "multigres"},
         {"name": "PGDATA", "value": "/var/lib/pooler/pg_data"},
-        {"name": "GRACE", "value": "120"},
+        {"name": "GRACE", "value": "90"},
         {"name": "INTERVAL", "value": "10"},
         {"name": "ALIVE", "value": alive},
     ]
