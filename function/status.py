@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from function import pgstatus
+from function.builders import topology
 from function.capability import capability
 from function.conditions import Cond
 from function.evidence import rwo_backup_blocked
@@ -100,11 +101,12 @@ def _phase(i: Inputs, previous: Obj, generation: int) -> Report:
         }
         for cell in c.cell_names
     }
-    job_ok, _ = verdicts["topology-job"]
+    job_key = topology.key(desired)
+    job_ok, _ = verdicts[job_key]
     status: Obj = {
         "endpoints": {"postgres": f"{gw['metadata']['name']}.{c.namespace}.svc:{port}"},
         "etcd": comp("etcd-statefulset"),
-        "topology": {"registered": job_ok, "job": desired["topology-job"]["metadata"]["name"]},
+        "topology": {"registered": job_ok, "job": desired[job_key]["metadata"]["name"]},
         "cells": cells,
         "observedGeneration": generation,
     }
@@ -153,7 +155,7 @@ def _phase(i: Inputs, previous: Obj, generation: int) -> Report:
             "TopologyRegistered",
             "False",
             "JobPending",
-            f"job {status['topology']['job']}: {verdicts['topology-job'][1]}",
+            f"job {status['topology']['job']}: {verdicts[job_key][1]}",
         )
     )
     if previous.get("phase") and previous.get("phase") != phase:

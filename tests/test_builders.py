@@ -6,13 +6,18 @@ from typing import Any
 
 import pytest
 
-from function.builders import build
+from function.builders import build, topology
 from function.resolve import resolve_xr
 from tests.helpers import xr
 
 
 def objs(**spec: Any) -> dict[str, Any]:
     return build(resolve_xr(xr(**spec)))
+
+
+def keys(o: dict[str, Any]) -> set[str]:
+    """The resource keys, the topology Job's without the hash it carries."""
+    return {topology.KEY if x.startswith(f"{topology.KEY}-") else x for x in o}
 
 
 def container(o: dict[str, Any], name: str) -> dict[str, Any]:
@@ -30,7 +35,7 @@ KEYS_MINIMAL = {
 }  # fmt: skip
 
 CASES: list[tuple[str, dict[str, Any], Any]] = [
-    ("minimal composes the documented keys", {}, lambda o: set(o) == KEYS_MINIMAL),
+    ("minimal composes the documented keys", {}, lambda o: keys(o) == KEYS_MINIMAL),
     (
         "etcd replicas drive the StatefulSet and initial cluster",
         {"etcd": {"replicas": 5}},
@@ -181,7 +186,7 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
                 "--durability-policy=MULTI_CELL_AT_LEAST_2",
                 "--backup-location=/backups",
             }
-            <= set(container(o["topology-job"], "createclustermetadata")["args"])
+            <= set(container(o[topology.key(o)], "createclustermetadata")["args"])
         ),
     ),
     (
@@ -244,7 +249,7 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
             container(o["zone1-multiorch-deployment"], "multiorch")["image"] == "reg/mg:1"
             and container(o["zone1-multiorch-deployment"], "multiorch")["imagePullPolicy"]
             == "Always"
-            and o["topology-job"]["spec"]["template"]["spec"]["imagePullSecrets"]
+            and o[topology.key(o)]["spec"]["template"]["spec"]["imagePullSecrets"]
             == [{"name": "regcred"}]
         ),
     ),
@@ -268,11 +273,15 @@ def test_builder(name: str, spec: dict[str, Any], check: Any) -> None:
     assert check(objs(**spec)), name
 
 
-def test_topology_job_name_follows_its_template() -> None:
-    a = objs()["topology-job"]["metadata"]["name"]
-    b = objs(cells=[{"name": "zone1"}, {"name": "zone2"}])["topology-job"]["metadata"]["name"]
-    assert a != b and a.startswith("demo-topo-")
-    assert objs()["topology-job"]["metadata"]["name"] == a
+def test_topology_job_name_and_key_follow_its_template() -> None:
+    def job(**spec: Any) -> tuple[str, str]:
+        o = objs(**spec)
+        return topology.key(o), o[topology.key(o)]["metadata"]["name"]
+
+    (ka, a), (kb, b) = job(), job(cells=[{"name": "zone1"}, {"name": "zone2"}])
+    assert a != b and a.startswith("demo-topo-") and ka != kb
+    assert ka == f"topology-job-{a.removeprefix('demo-topo-')}"  # one hash names both
+    assert job() == (ka, a)
 
 
 def test_input_defaults_sit_between_builtin_and_xr() -> None:

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from function import cache, fn
-from function.builders import build
+from function.builders import build, topology
 from function.resolve import resolve, resolve_xr
 from tests.helpers import EXAMPLES, xr
 from tests.test_safety import observed_from, req
@@ -121,7 +121,9 @@ def test_same_name_and_spec_in_two_namespaces_get_their_own_etcd() -> None:
     shared = cache.BuildCache(64 * cache.MIB)
     for ns in ("team-a", "team-b"):
         rsp = fn.run(req(xr(namespace=ns)), shared)
-        job = resource.struct_to_dict(rsp.desired.resources["topology-job"].resource)
+        job = resource.struct_to_dict(
+            rsp.desired.resources[topology.key(dict(rsp.desired.resources))].resource
+        )
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
         assert f"--global-topo-address=demo-etcd.{ns}.svc:2379" in args
 

@@ -10,7 +10,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function import readiness
 from function.api import SpecError
-from function.builders import build, pgbackrest
+from function.builders import build, pgbackrest, topology
 from function.capability import capability
 from function.defaults.upstream import PGBACKREST_CERT_FILES
 from function.fn import run
@@ -107,7 +107,7 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
      lambda o: pod(o["pgbackrest-ca-job"])["serviceAccountName"] == "demo-pgbackrest-ca"
      and pod(o["pgbackrest-ca-job"])["automountServiceAccountToken"] is True
      and all(pod(x)["automountServiceAccountToken"] is False for k, x in o.items()
-             if x["kind"] in ("Deployment", "StatefulSet") or k == "topology-job")),
+             if x["kind"] in ("Deployment", "StatefulSet") or k.startswith("topology-job-"))),
     ("the Role reads only the CA Secret and may create Secrets; the binding grants it", {},
      lambda o: o["pgbackrest-ca-role"]["rules"] == [
          {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["demo-pgbackrest-ca"], "verbs": ["get"]},
@@ -142,7 +142,7 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     # e) start-up order
     ("multigateway and the topology Job wait for etcd; multiorch does not need to", {},
      lambda o: [c["name"] for c in pod(o["zone1-multigateway-deployment"])["initContainers"]] == ["wait-for-etcd"]
-     and [c["name"] for c in pod(o["topology-job"])["initContainers"]] == ["wait-for-etcd"]
+     and [c["name"] for c in pod(o[topology.key(o)])["initContainers"]] == ["wait-for-etcd"]
      and "initContainers" not in pod(o["zone1-multiorch-deployment"])),
     ("wait-for-etcd dials the etcd client Service", {},
      lambda o: {e["name"]: e["value"] for e in ctr(o["zone1-multigateway-deployment"], "wait-for-etcd")["env"]}

@@ -121,3 +121,26 @@ def test_render_matches_golden(case: goldens.Case) -> None:
         assert got[key] == want[key], key
     status = {k: v for k, v in out[0]["status"].items() if k != "conditions"}
     assert status == ints(golden["desired"]["composite"]["resource"]["status"])
+
+
+def test_changed_registration_is_a_new_job_under_crossplane(tmp_path: Path) -> None:
+    """Crossplane keeps the name of a composed resource it observes under the same key, so
+    the topology Job's key carries its template hash: adding a cell to a running cluster
+    must give a Job of a new name (a new template) rather than an edit of the observed Job,
+    whose pod template Kubernetes refuses to change (docs/operations.md#topology-job-template)."""
+    observed = EXAMPLES / "observed" / "healthy.yaml"
+    old = next(d for d in docs(observed.read_text()) if "-topo-" in d["metadata"]["name"])
+    xr = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    xr["spec"]["cells"] = [{"name": "zone1"}, {"name": "zone2"}]
+    path = tmp_path / "xr.yaml"
+    path.write_text(yaml.safe_dump(xr))
+    r = render(path, "--observed", str(observed))
+    assert r.returncode == 0, r.stderr
+    jobs = [
+        d for d in docs(r.stdout) if d.get("kind") == "Job" and "-topo-" in d["metadata"]["name"]
+    ]
+    assert len(jobs) == 1, [j["metadata"]["name"] for j in jobs]
+    key, job = _ours(jobs[0])
+    assert job["metadata"]["name"] != old["metadata"]["name"], "the observed Job would be edited"
+    assert key == "topology-job-" + job["metadata"]["name"].rsplit("-", 1)[1]
+    assert "--cells=zone1,zone2" in job["spec"]["template"]["spec"]["containers"][0]["args"]

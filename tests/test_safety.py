@@ -8,6 +8,7 @@ from typing import Any
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from function.builders import topology
 from function.evidence import NODES_REQUIREMENT, POOLER_PODS_REQUIREMENT
 from function.fn import PASSWORD_REQUIREMENT, desired_objects, run
 from tests.helpers import xr
@@ -130,9 +131,12 @@ def test_backup_pvc_never_shrinks() -> None:
 
 
 def test_changed_registration_gets_a_new_job() -> None:
-    a = desired_objects(xr())["topology-job"]
-    b = desired_objects(xr(cells=[{"name": "zone1"}, {"name": "zone2"}]))["topology-job"]
-    assert a["metadata"]["name"] != b["metadata"]["name"]
+    # A new key too: under the old key Crossplane would keep the old Job's name and apply
+    # the changed (immutable) template to it (docs/operations.md#topology-job-template).
+    a, b = desired_objects(xr()), desired_objects(xr(cells=[{"name": "zone1"}, {"name": "zone2"}]))
+    ka, kb = topology.key(a), topology.key(b)
+    assert ka != kb and kb not in a and ka not in b
+    assert a[ka]["metadata"]["name"] != b[kb]["metadata"]["name"]
 
 
 def test_etcd_outlives_poolers_and_orchestrators() -> None:

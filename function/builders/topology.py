@@ -2,7 +2,10 @@
 
 The Job's pod template is immutable, so its name carries a hash of the whole
 template: any change (cells, policy, image) yields a new Job, which upstream makes
-safe by reusing existing cells and the database record.
+safe by reusing existing cells and the database record. The resource key carries the
+same hash: Crossplane keeps the name of a composed resource it already observes under
+a key, so under a fixed key a changed template would be applied to the old Job and
+refused. A new key makes Crossplane create the new Job and delete the old one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from function.resolve import Cluster
 
 COMPONENT = "topology"
 CCM = FLAGS["createclustermetadata"]
+KEY = "topology-job"
 
 
 def _pod_spec(c: Cluster) -> Obj:
@@ -49,11 +53,13 @@ def _pod_spec(c: Cluster) -> Obj:
     )
 
 
-def job(c: Cluster) -> Obj:
+def _job(c: Cluster) -> tuple[str, Obj]:
+    """The template's hash, and the Job named by it."""
     pod = _pod_spec(c)
     template = {"metadata": k.pod_metadata(c, COMPONENT), "spec": pod}
-    name = k.fit(f"{c.name}-topo-{k.short_hash(template)}")
-    return {
+    digest = k.short_hash(template)
+    name = k.fit(f"{c.name}-topo-{digest}")
+    return digest, {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": k.metadata(c, name, COMPONENT),
@@ -65,5 +71,11 @@ def job(c: Cluster) -> Obj:
     }
 
 
+def key(desired: dict[str, Obj]) -> str:
+    """The resource key of the topology Job among the desired objects: `KEY-{hash}`."""
+    return next(x for x in desired if x.startswith(f"{KEY}-"))
+
+
 def build(c: Cluster) -> dict[str, Obj]:
-    return {"topology-job": job(c)}
+    digest, job = _job(c)
+    return {f"{KEY}-{digest}": job}

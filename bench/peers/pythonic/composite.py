@@ -594,11 +594,12 @@ def topology(s):
         restartPolicy="OnFailure",
     )
     template = {"metadata": {"labels": labels(name, "topology")}, "spec": pod}
+    h = short_hash(template)  # in the key too: a changed template is a new Job
     return {
-        "topology-job": {
+        f"topology-job-{h}": {
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": meta(f"{name}-topo-{short_hash(template)}", name, "topology"),
+            "metadata": meta(f"{name}-topo-{h}", name, "topology"),
             "spec": {"backoffLimit": 30, "template": template},
         }
     }
