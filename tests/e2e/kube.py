@@ -171,23 +171,25 @@ class Kube:
             detail = self.describe_failure(ns, selector) if ns else ""
             raise AssertionError(f"{e}\n{detail}") from None
 
-    def wait_pods_ready(self, ns: str, selector: str, count: int, timeout: float) -> float:
-        def ready() -> bool:
-            pods = [
-                p for p in self.pods(ns, selector) if not p["metadata"].get("deletionTimestamp")
-            ]
-            ok = [
-                p
-                for p in pods
-                if any(
-                    c["type"] == "Ready" and c["status"] == "True"
-                    for c in p["status"].get("conditions", [])
-                )
-            ]
-            return len(ok) >= count
+    def pods_ready(self, ns: str, selector: str) -> list[str]:
+        """The names of the pods that are Ready and not being deleted."""
+        return [
+            p["metadata"]["name"]
+            for p in self.pods(ns, selector)
+            if not p["metadata"].get("deletionTimestamp")
+            and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p["status"].get("conditions", [])
+            )
+        ]
 
+    def wait_pods_ready(self, ns: str, selector: str, count: int, timeout: float) -> float:
         return self.wait_for(
-            f"{count} Ready pod(s) {selector} in {ns}", ready, timeout, ns, selector
+            f"{count} Ready pod(s) {selector} in {ns}",
+            lambda: len(self.pods_ready(ns, selector)) >= count,
+            timeout,
+            ns,
+            selector,
         )
 
 
