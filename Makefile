@@ -36,13 +36,16 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 # The runtime dependencies at the versions the image ships (requirements/runtime.txt,
-# without its hashes: pip refuses hashes next to an editable install); dev tools unpinned.
+# without its hashes: they cannot go next to an editable install); dev tools unpinned.
+# uv (pinned, from PyPI) installs them: 18 s instead of pip's 57-68 s, the same versions
+# (`pip freeze` compared), from its cache in ~/.cache/uv on a warm machine.
+UV_VERSION ?= 0.13.9
 $(VENV)/.installed: pyproject.toml requirements/runtime.txt
-	@echo ">> creating virtualenv $(VENV) and installing function-multigres[dev]"
+	@echo ">> creating virtualenv $(VENV) and installing function-multigres[dev] (uv $(UV_VERSION))"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip uv==$(UV_VERSION)
 	sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\).*/\1/p' requirements/runtime.txt > $(VENV)/constraints.txt
-	$(PY) -m pip install -q -c $(VENV)/constraints.txt -e '.[dev]'
+	$(VENV)/bin/uv pip install -q --python $(PY) -c $(VENV)/constraints.txt -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with the function and dev tools

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from function.defaults.upstream import MULTIGRES_COMMIT
+from tests.e2e import leftover
 from tests.e2e.kube import Kube
 from tests.e2e.multigres import Demo, max_gap
 from tests.e2e.render import ROOT
@@ -40,6 +41,13 @@ def demo(kube: Kube, results: dict[str, Any]) -> Demo:
     d.client()
     ready = d.wait_ready(objs, timeout=300)
     results["apply_to_ready_pods_s"] = round(ready, 1)
+    # Upstream's bootstrap livelock can start by itself on a loaded node (a first backup
+    # that failed after stanza-create, docs/operations.md#bootstrap-livelock); the guard
+    # then ends it after its 90 s. Recorded, so a slow bring-up says why.
+    results["bootstrap_028_refusals"] = leftover.refusals(kube, d.ns, d.poolers)
+    results["bootstrap_stanza_moved"] = any(
+        "moving stanza" in kube.logs(d.ns, p, "backup-stanza-guard", tail=-1) for p in d.poolers()
+    )
 
     def first_write() -> bool:
         d.sql(
