@@ -122,13 +122,18 @@ def failover(demo: Demo, results: dict[str, Any], key: str, kill: str) -> None:
     # The writer runs on until every instance is back, the killed one included (Ready: a
     # primary or a streaming standby), with one primary: the writes are checked after the
     # whole failover, rejoin included.
+    now: list[str | None] = [None]  # the primary rejoined() last found
+
     def rejoined() -> bool:
         ready = demo.kube.pods_ready(demo.ns, demo.selector("multipooler"))
-        return len(ready) == instances and primary in ready and demo.primary() is not None
+        if len(ready) != instances or primary not in ready:
+            return False
+        now[0] = demo.primary()
+        return now[0] is not None
 
     demo.kube.wait_for(f"{primary} back, one primary", rejoined, 240, demo.ns, demo.selector())
     results[f"{key}_rejoined_s"] = round(time.time() - killed_at, 1)
-    results[f"{key}_primary_moved"] = demo.primary() != primary
+    results[f"{key}_primary_moved"] = now[0] != primary
     time.sleep(5)  # writes after the rejoin
     demo.stop_writer()
     acked = demo.acked()
