@@ -15,8 +15,8 @@ FN_ADDRESS ?= 127.0.0.1:9443
 PYTEST_ARGS ?=
 # The slowest tests end every `make test` and `make e2e`: where CI's minutes go (issue 9).
 DURATIONS := --durations=15 --durations-min=5
-# `make test` spreads its tests over one worker per core (pytest-xdist): 250 s instead
-# of 410 s on 2 cores. TEST_WORKERS=0 runs them in this process, in file order.
+# `make test` spreads its tests over one worker per core (pytest-xdist): pytest took
+# 246-305 s instead of 410 s on 2 cores. TEST_WORKERS=0 runs them in this process, in file order.
 TEST_WORKERS ?= auto
 # E2E_LOCK=/path: e2e runs on one host take this lock in turn (flock), so two clones
 # sharing a small machine do not run their clusters at once and distort each other's timings.
@@ -37,7 +37,7 @@ help: ## list targets
 
 # The runtime dependencies at the versions the image ships (requirements/runtime.txt,
 # without its hashes: they cannot go next to an editable install); dev tools unpinned.
-# uv (pinned, from PyPI) installs them: 18 s instead of pip's 57-68 s, the same versions
+# uv (pinned, from PyPI) installs them: about 20 s instead of pip's 57-68 s, the same versions
 # (`pip freeze` compared), from its cache in ~/.cache/uv on a warm machine.
 UV_VERSION ?= 0.13.9
 $(VENV)/.installed: pyproject.toml requirements/runtime.txt
