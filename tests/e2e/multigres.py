@@ -201,6 +201,26 @@ class Demo:
                 continue
         return found[0] if len(found) == 1 else None
 
+    def shard_state(self, table: str) -> str:
+        """What each instance says of itself, then multiorch's and the gateways' last log
+        lines: the first things to read when SQL through the gateway fails while every pod
+        is Ready (a failure message's head is what a CI excerpt keeps)."""
+        query = (
+            "select pg_is_in_recovery(), (select count(*) from pg_stat_replication"
+            f" where state = 'streaming'), to_regclass('{table}') is not null"
+        )
+        out = [f"=== each instance: in recovery | standbys streaming | {table} exists"]
+        for pod in self.poolers():
+            try:
+                out.append(f"  {pod}: {self.local_sql(pod, query).strip()}")
+            except ClusterError as e:
+                out.append(f"  {pod}: no answer ({e})")
+        for comp in ("multiorch", "multigateway"):
+            for p in self.kube.pods(self.ns, self.selector(comp)):
+                name = p["metadata"]["name"]
+                out.append(f"=== {name} (last 25 lines)\n{self.kube.logs(self.ns, name, tail=25)}")
+        return "\n".join(out)
+
     # --- the writer -------------------------------------------------------------------------
     def start_writer(self, table: str, seconds: int) -> None:
         """Insert 1, 2, 3, ... every 100 ms for up to `seconds` (or until `stop_writer`),

@@ -482,11 +482,17 @@ def test_recreated_xr_reuses_the_data(
     apply_xr(kube)
     wait_xr_ready(kube, demo, crossplane, None, timeout=900)
     results["recreate_to_ready_s"] = round(time.monotonic() - t0, 1)
-    demo.kube.wait_for(
-        "the row written before the delete, through the gateway",
-        lambda: demo.sql("select v from xp_kept where k = 'before-delete'", check=False) == "1\n",
-        240, XR_NS, demo.selector(),
-    )  # fmt: skip
+    try:
+        # check=True: psql's error (no primary, no such table) is the wait's "last error".
+        kube.wait_for(
+            "the row written before the delete, through the gateway",
+            lambda: demo.sql("select v from xp_kept where k = 'before-delete'") == "1\n",
+            240,
+        )
+    except AssertionError as e:
+        raise AssertionError(
+            f"{e}\n{demo.shard_state('xp_kept')}\n{kube.describe_failure(XR_NS, demo.selector())}"
+        ) from None
     results["recreate_rows_kept"] = True
 
 
