@@ -73,3 +73,28 @@ def wait_for_etcd(c: Cluster) -> Obj:
         env,
         ("16Mi", "32Mi"),
     )
+
+
+#: How long a gateway may see no primary before the kubelet restarts it: longer than a
+#: failover or a first bootstrap takes (at most about 60 s measured), so only a gateway
+#: stuck on a stale pooler address is restarted (gateway-sees-primary.sh says why).
+GATEWAY_NO_PRIMARY_S = 90
+
+
+def gateway_liveness(http_port: int) -> Obj:
+    """multigateway's liveness probe: alive while its status page shows a primary."""
+    period = 10
+    return {
+        "exec": {
+            "command": [
+                PATHS["bash"],
+                "-c",
+                script("gateway-sees-primary.sh"),
+                "gateway-sees-primary",
+                str(http_port),
+            ]
+        },
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": GATEWAY_NO_PRIMARY_S // period,
+    }

@@ -83,6 +83,8 @@ def deployment(c: Cluster, component: Component, cell: str, zone: str | None) ->
     # multigateway exits if it cannot register within 10 s (no flag), so it waits for etcd;
     # multiorch registers in the background with retries and needs no wait.
     init = {"initContainers": [shell.wait_for_etcd(c)]} if component == "multigateway" else {}
+    if component == "multigateway":
+        container["livenessProbe"] = shell.gateway_liveness(PORTS[component]["http"])
     body: Obj = {
         "selector": {"matchLabels": k.selector(c, component, cell)},
         "strategy": {

@@ -681,6 +681,21 @@ def stateless(s, cell, component):
         **probes("http", "/ready", "/live", 300),
     }
     init = {"initContainers": [wait_for_etcd(s)]} if component == "multigateway" else {}
+    if component == "multigateway":  # alive while its status page shows a primary
+        container["livenessProbe"] = {
+            "exec": {
+                "command": [
+                    "/bin/bash",
+                    "-c",
+                    ASSETS["gateway-sees-primary.sh"],
+                    "gateway-sees-primary",
+                    "15100",
+                ]
+            },
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 9,
+        }
     dspec = {}
     if not auto.get("enabled", False):
         dspec["replicas"] = cs.get("replicas", default_replicas)
