@@ -494,6 +494,13 @@ def test_recreated_xr_reuses_the_data(
             f"{e}\n{demo.shard_state('xp_kept')}\n{kube.describe_failure(XR_NS, demo.selector())}"
         ) from None
     results["recreate_rows_kept"] = True
+    # How often the gateways' liveness probe ("a primary it routes to") restarted one:
+    # > 0 when a gateway found a pooler's old address (docs/operations.md#failover-timing).
+    results["recreate_gateway_restarts"] = sum(
+        c["restartCount"]
+        for p in kube.pods(XR_NS, demo.selector("multigateway"))
+        for c in p["status"].get("containerStatuses", [])
+    )
 
 
 def test_foreground_delete(kube: Kube, demo: Demo, results: dict[str, Any]) -> None:
