@@ -22,6 +22,8 @@ import pytest
 
 from hack.e2e.cluster.node import host_state
 from hack.e2e.cluster.run import Cluster
+from tests.e2e import xr
+from tests.e2e.crossplane import Crossplane
 from tests.e2e.kube import Kube
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -67,3 +69,10 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def kube(cluster: Cluster) -> Kube:
     return Kube(cluster)
+
+
+@pytest.fixture(scope="session")
+def crossplane(kube: Kube, results: dict[str, Any]) -> Crossplane:
+    """Real Crossplane with our packages, installed once: test_cluster.py and
+    test_crossplane.py drive their XRs through it (tests/e2e/xr.py)."""
+    return xr.install(kube, results)

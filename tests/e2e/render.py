@@ -1,11 +1,11 @@
 """What `make render` prints for an example, as objects to apply: the real function over
 gRPC, rendered by the real `crossplane render` (bin/crossplane), nothing patched.
 
-test_cluster.py applies the composed resources itself with server-side apply, as
-Crossplane would, to test the data plane apart from Crossplane (test_crossplane.py is
-the same cluster through real Crossplane); what only Crossplane can act on is left out
-and said so: the XR itself, Usages (no Crossplane controller enforces them
-here) and the ownerReferences to the XR (it does not exist in the cluster).
+test_postgres_config.py applies the composed resources itself with server-side apply, as
+Crossplane would, to test the data plane apart from Crossplane (test_cluster.py and
+test_crossplane.py go through real Crossplane and use the render to know what to wait
+for); what only Crossplane can act on is left out and said so: the XR itself, Usages (no
+Crossplane controller enforces them there) and the ownerReferences to the XR.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """The cluster works: SQL through the gateway, failover without losing a write.
 
-`examples/minimal.yaml` exactly as `make render` prints it, applied with server-side
-apply; every figure goes to tests/e2e/results/latest.json. The scenarios run in file
-order on one cluster: apply, then the failovers, each starting from a healthy cluster.
+`examples/minimal.yaml` and its Secret applied with `kubectl apply`, composed by real
+Crossplane from our packages (tests/e2e/xr.py); every edit is an edit of the XR, and
+each step starts once Crossplane has applied what `make render` prints for it. Every
+figure goes to tests/e2e/results/latest.json. The scenarios run in file order on one
+cluster: apply, then the failovers, each starting from a healthy cluster.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,11 @@ import yaml
 
 from function.defaults.upstream import MULTIGRES_COMMIT
 from tests.e2e import leftover
+from tests.e2e.crossplane import Crossplane
 from tests.e2e.kube import Kube
 from tests.e2e.multigres import Demo, max_gap
 from tests.e2e.render import ROOT
+from tests.e2e.xr import XRDemo, clear
 
 MINIMAL = ROOT / "examples" / "minimal.yaml"
 TABLE = "e2e_writes"
@@ -33,9 +38,9 @@ ROLLOUT: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def demo(kube: Kube, results: dict[str, Any]) -> Demo:
-    d = Demo(kube, MINIMAL)
-    d.delete_all(keep_pvcs=False)  # a reused cluster starts from nothing too
+def demo(kube: Kube, crossplane: Crossplane, results: dict[str, Any]) -> Iterator[Demo]:
+    d = XRDemo(kube, MINIMAL)
+    clear(kube, d)  # a reused cluster starts from nothing too
     t0 = time.monotonic()
     objs = d.apply()
     d.client()
@@ -64,7 +69,8 @@ def demo(kube: Kube, results: dict[str, Any]) -> Demo:
     results["apply_to_first_write_s"] = round(time.monotonic() - t0, 1)
     results["multigres_commit"] = MULTIGRES_COMMIT
     results["postgres_version"] = d.sql("show server_version").strip()
-    return d
+    yield d
+    clear(kube, d)
 
 
 def test_sql_through_the_gateway(demo: Demo) -> None:

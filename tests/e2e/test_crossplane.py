@@ -27,7 +27,6 @@ from tests.e2e.crossplane import (
     E2E_REGISTRY,
     FUNCTION,
     NS,
-    XRD,
     Crossplane,
     tokens_needed,
 )
@@ -35,13 +34,9 @@ from tests.e2e.kube import Kube
 from tests.e2e.multigres import Demo
 from tests.e2e.render import ROOT
 from tests.e2e.watch import Recorder
+from tests.e2e.xr import SECRET, clear
 
 MINIMAL = ROOT / "examples" / "minimal.yaml"
-PACKAGES = [
-    ROOT / "_out" / "function-multigres.xpkg",
-    ROOT / "_out" / "configuration-multigres.xpkg",
-]
-SECRET = ROOT / "examples" / "required" / "demo-pg.yaml"
 XR, XR_NS = "demo", "default"
 #: The long-running Multigres components, in the order foreground deletion must end them
 #: before etcd (docs/operations.md#deleting-and-data-retention).
@@ -61,32 +56,6 @@ DATA_PVCS = [f"pgdata-{XR}-zone1-pooler-{i}" for i in range(3)] + [
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def crossplane(kube: Kube, results: dict[str, Any]) -> Crossplane:
-    missing = [p for p in PACKAGES if not p.exists()]
-    if missing:
-        pytest.fail(f"{', '.join(str(p) for p in missing)} missing: run `make xpkg`")
-    cp = Crossplane(kube)
-    results["crossplane_ready_s"] = round(cp.install_core(), 1)
-    t0 = time.monotonic()
-    cp.run_install_block()
-    cp.wait(
-        f"the Function {FUNCTION} running as a Deployment, Available",
-        cp.function_available,
-        300,
-    )
-    results["install_to_healthy_function_s"] = round(time.monotonic() - t0, 1)
-    cp.wait(
-        f"XRD {XRD} Established",
-        lambda: all(
-            c.get("status") == "True"
-            for c in (kube.maybe("xrd", XRD) or {}).get("status", {}).get("conditions", [{}])
-        ),
-        120,
-    )
-    return cp
 
 
 def xr(kube: Kube, name: str = XR) -> dict[str, Any] | None:
@@ -170,13 +139,9 @@ def wait_xr_ready(
 @pytest.fixture(scope="module")
 def demo(kube: Kube, crossplane: Crossplane, results: dict[str, Any]) -> Iterator[Demo]:
     d = Demo(kube, MINIMAL, name=XR, ns=XR_NS)
-    # What test_cluster.py (render + server-side apply, no Crossplane) or an earlier run
-    # may have left under the same names: Crossplane must create everything itself.
-    kube.kubectl(
-        "delete", "xmultigres", XR, "-n", XR_NS, "--ignore-not-found", "--timeout=300s", timeout=320
-    )
-    d.delete_all(keep_pvcs=False)
-    kube.kubectl("delete", "secret", "-n", XR_NS, f"{XR}-pgbackrest-ca", "--ignore-not-found")
+    # What test_cluster.py or an earlier run may have left under the same names:
+    # Crossplane must create everything itself.
+    clear(kube, d)
     breaker = Breaker(crossplane)
 
     def coming_up() -> None:
@@ -202,13 +167,8 @@ def demo(kube: Kube, crossplane: Crossplane, results: dict[str, Any]) -> Iterato
     yield d
     # Over every scenario (edits, reverts, deletes, the re-created XR), not only creation.
     results["circuit_breaker_opened"] = breaker.opened
-    # Leave the namespace as test_cluster.py would find it: no PVCs or CA Secret of ours.
-    if xr(kube):
-        kube.kubectl(
-            "delete", "xmultigres", XR, "-n", XR_NS, "--wait=true", "--timeout=300s", timeout=320
-        )
-    d.delete_all(keep_pvcs=False)
-    kube.kubectl("delete", "secret", "-n", XR_NS, f"{XR}-pgbackrest-ca", "--ignore-not-found")
+    # Leave the namespace as the next module would find it: no PVCs or CA Secret of ours.
+    clear(kube, d)
 
 
 def _by_kind(by_object: dict[str, int]) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """Postgres parameters reach every instance the right way (docs/postgres-configuration.md).
 
-examples/minimal.yaml as `make render` prints it, applied with server-side apply (as in
-test_cluster.py), over a backup claim that already holds a stanza a failed first backup
+examples/minimal.yaml as `make render` prints it, applied with server-side apply (the
+data plane apart from Crossplane), over a backup claim that already holds a stanza a failed first backup
 left (tests/e2e/leftover.py): the cluster must bootstrap past it (the pooler pods'
 backup-stanza-guard moves it aside, docs/operations.md "Bootstrap livelock"). Then three
 edits of spec.postgres.parameters, in file order on one cluster:
