@@ -53,9 +53,13 @@ def install(kube: Kube, results: dict[str, Any]) -> Crossplane:
 
 
 def clear(kube: Kube, demo: Demo) -> None:
-    """The XR, its objects, its claims and its CA Secret gone (whoever made them)."""
+    """The XR, its objects, its claims and its CA Secret gone (whoever made them).
+
+    Foreground: the XR goes only after its composed objects, so the Usages are gone
+    before anything is deleted by hand (in background the API server refused to delete
+    the etcd StatefulSet, "in-use" by a Usage, 2026-12-02)."""
     kube.kubectl("delete", "xmultigres", demo.name, "-n", demo.ns, "--ignore-not-found",
-                 "--wait=true", "--timeout=300s", timeout=320)  # fmt: skip
+                 "--cascade=foreground", "--wait=true", "--timeout=300s", timeout=320)  # fmt: skip
     demo.delete_all(keep_pvcs=False)
     kube.kubectl(
         "delete", "secret", "-n", demo.ns, f"{demo.name}-pgbackrest-ca", "--ignore-not-found"
