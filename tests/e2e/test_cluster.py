@@ -38,8 +38,14 @@ ROLLOUT: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def demo(kube: Kube, crossplane: Crossplane, results: dict[str, Any]) -> Iterator[Demo]:
-    d = XRDemo(kube, MINIMAL)
+def demo(
+    kube: Kube,
+    crossplane: Crossplane,
+    results: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Demo]:
+    # Not "demo": that is test_crossplane.py's XR (tests/e2e/xr.py says why apart).
+    d = XRDemo(kube, MINIMAL, name="cluster", workdir=tmp_path_factory.mktemp("xr"))
     clear(kube, d)  # a reused cluster starts from nothing too
     t0 = time.monotonic()
     objs = d.apply()

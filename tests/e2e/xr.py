@@ -4,7 +4,11 @@ Crossplane (installed once per session from our packages) composes it.
 `XRDemo` is `Demo` (tests/e2e/multigres.py) with `apply` replaced: it applies the XR and
 its Secret, then waits until Crossplane has applied what the function renders for that
 XR (`crossplane render`, the same objects `make render` prints), so a scenario's next
-step starts from the edit, not from the objects before it. `clear` removes an XR and
+step starts from the edit, not from the objects before it. It gives the example its own
+XR name: Crossplane keeps its watch circuit breaker per XR name, and one module's storm
+of events (failovers, rollouts, a foreground deletion) once left it open for the next
+module's XR of the same name, whose creation was then not reconciled for minutes
+(docs/operations.md#circuit-breaker). `clear` removes an XR and
 everything it left (objects, claims, the CA Secret a Job made) so the next one starts
 from nothing.
 """
@@ -15,10 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.e2e.crossplane import FUNCTION, XRD, Crossplane
 from tests.e2e.kube import Kube
 from tests.e2e.multigres import Demo
-from tests.e2e.render import ROOT
+from tests.e2e.render import ROOT, composed
 
 SECRET = ROOT / "examples" / "required" / "demo-pg.yaml"
 PACKAGES = [
@@ -67,9 +73,26 @@ def clear(kube: Kube, demo: Demo) -> None:
 
 
 class XRDemo(Demo):
+    def __init__(self, kube: Kube, example: Path, name: str, workdir: Path) -> None:
+        super().__init__(kube, example, name=name)
+        self.workdir = workdir
+
+    def named(self, example: Path) -> Path:
+        """`example` as an XR named `self.name` (a copy in `workdir` if it is not)."""
+        xr = yaml.safe_load(example.read_text())
+        if xr["metadata"]["name"] == self.name:
+            return example
+        xr["metadata"]["name"] = self.name
+        out = self.workdir / f"{self.name}-{example.name}"
+        out.write_text(yaml.safe_dump(xr))
+        return out
+
+    def objects(self, example: Path | None = None) -> list[dict[str, Any]]:
+        return composed(self.named(example or self.example))
+
     def apply(self, example: Path | None = None) -> list[dict[str, Any]]:
         """`kubectl apply` the XR (and its Secret); back once Crossplane applied it."""
-        example = example or self.example
+        example = self.named(example or self.example)
         objs = self.objects(example)
         self.kube.kubectl("apply", "-f", str(SECRET), "-f", str(example))
         self.kube.wait_for(
