@@ -149,7 +149,8 @@ def pyinstrument_profile(
 
 def servicer_overhead(req: Any, seconds: float) -> dict[str, float]:
     """Per-call cost of InstrumentedRunner (metrics, log line, deadline check; since issue
-    11b the span is the gRPC interceptor's, outside both) around FunctionRunner."""
+    11b the span is the gRPC interceptor's, outside both) around FunctionRunner, on the
+    v1 entry point (RunFunctionWire)."""
     import function.fn as fn
     from function import server, telemetry
 
@@ -168,8 +169,12 @@ def servicer_overhead(req: Any, seconds: float) -> dict[str, float]:
     telemetry.configure_logging(False)
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            b = per_call_ms(lambda: loop.run_until_complete(bare.RunFunction(req, ctx)), seconds)
-            w = per_call_ms(lambda: loop.run_until_complete(wrapped.RunFunction(req, ctx)), seconds)
+            b = per_call_ms(
+                lambda: loop.run_until_complete(bare.RunFunctionWire(req, ctx)), seconds
+            )
+            w = per_call_ms(
+                lambda: loop.run_until_complete(wrapped.RunFunctionWire(req, ctx)), seconds
+            )
     finally:
         loop.close()
     return {
@@ -195,9 +200,9 @@ def cache_gain(req: Any, seconds: float) -> dict[str, Any]:
 
 
 def scenarios(size: str) -> dict[str, float]:
-    """Thread-CPU ms per call of fn.RESPONSES.serve(req, fn.run) on parsed requests,
-    fastest of 5 batches of 20, for the bench's scenarios (each request of
-    observed_change and cold is new)."""
+    """Thread-CPU ms per call of fn.RESPONSES.answer(req, fn.run) (what the v1 service
+    calls) on parsed requests, fastest of 5 batches of 20, for the bench's scenarios
+    (each request of observed_change and cold is new)."""
     from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
     import function.fn as fn
@@ -220,14 +225,14 @@ def scenarios(size: str) -> dict[str, float]:
             return workload.assemble(body.replace(ph, str(i).zfill(len(ph)).encode()), fetched)
 
         for i in range(20):
-            fn.RESPONSES.serve(fnv1.RunFunctionRequest.FromString(make(i)), fn.run)
+            fn.RESPONSES.answer(fnv1.RunFunctionRequest.FromString(make(i)), fn.run)
         best, i = float("inf"), 100
         for _ in range(5):
             batch = [fnv1.RunFunctionRequest.FromString(make(i + j)) for j in range(20)]
             i += len(batch)
             t0 = time.thread_time()
             for r in batch:
-                fn.RESPONSES.serve(r, fn.run)
+                fn.RESPONSES.answer(r, fn.run)
             best = min(best, (time.thread_time() - t0) / len(batch) * 1000)
         out[scenario] = round(best, 4)
     return out

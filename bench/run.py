@@ -26,6 +26,7 @@ bin/function-go-templating, that peer is skipped with the reason recorded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
 import json
@@ -177,12 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         phases[name] = round(now - mark[0], 1)
         mark[0] = now
 
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmpd:
-        tmp = Path(tmpd)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         logdir = tmp / "logs"
         logdir.mkdir()
         log(f"mode {a.mode}: building requests")
         peers = tuple(p for p in servers.PEERS if p in functions)
+        stack.enter_context(servers.kept(list(peers), logdir))  # started once, not per phase
         payloads = {s: write_payloads(s, tmp, templates=True, peers=peers) for s in cfg["sizes"]}
 
         for peer in (p for p in servers.PEERS if p in functions):

@@ -21,6 +21,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.trace import Status, StatusCode
 
+from function.response_cache import Wire
 from function.telemetry import Metrics
 
 #: The methods whose calls get a span: v1 and v1beta1 FunctionRunnerService, not health
@@ -73,9 +74,17 @@ def xr_identity(req: fnv1.RunFunctionRequest) -> tuple[str, str, int | None]:
     )
 
 
-def has_fatal(rsp: fnv1.RunFunctionResponse) -> bool:
+def has_fatal(rsp: fnv1.RunFunctionResponse | Wire) -> bool:
     """Report whether the response aborts the pipeline (a Fatal result)."""
+    if isinstance(rsp, Wire):
+        return bool(rsp.fatal)
     return any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
+
+
+def _fatal_messages(rsp: fnv1.RunFunctionResponse | Wire) -> tuple[str, ...]:
+    if isinstance(rsp, Wire):
+        return rsp.fatal
+    return tuple(r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL)
 
 
 class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -131,6 +140,15 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
     ) -> fnv1.RunFunctionResponse:
         """Run the wrapped function, timing and counting the call and annotating its span."""
+        got = await self.RunFunctionWire(req, context, wire=False)
+        assert not isinstance(got, Wire)
+        return got
+
+    async def RunFunctionWire(
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext, wire: bool = True
+    ) -> fnv1.RunFunctionResponse | Wire:
+        """RunFunction that may answer with kept wire bytes (the v1 service, server.py),
+        when the wrapped runner has RunFunctionWire and `wire` is set."""
         name, namespace, generation = xr_identity(req)
         span = trace.get_current_span()
         span.set_attribute("multigres.xr.name", name)
@@ -138,12 +156,12 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         if generation is not None:
             span.set_attribute("multigres.xr.generation", generation)
         outcome = "error"
-        rsp: fnv1.RunFunctionResponse | None = None
+        rsp: fnv1.RunFunctionResponse | Wire | None = None
         error: BaseException | None = None
         start = time.perf_counter()
         self._enter()
         try:
-            rsp = await self._call(req, context)
+            rsp = await self._call(req, context, wire)
             outcome = "fatal" if has_fatal(rsp) else "ok"
             return rsp
         except BaseException as exc:  # CancelledError too: count it, then re-raise
@@ -155,8 +173,8 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
             self._record(span, outcome, duration, rsp, error, name, namespace, req)
 
     async def _call(
-        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
-    ) -> fnv1.RunFunctionResponse:
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext, wire: bool
+    ) -> fnv1.RunFunctionResponse | Wire:
         """Call the wrapped runner, unless the caller's deadline has already passed.
 
         Nothing bounds the call once it runs: `fn.run` is synchronous and cannot be
@@ -168,6 +186,10 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "deadline exceeded before the function started",
             )
+        by_wire = getattr(self._wrapped, "RunFunctionWire", None) if wire else None
+        if by_wire is not None:
+            got: fnv1.RunFunctionResponse | Wire = await by_wire(req, context)
+            return got
         rsp: fnv1.RunFunctionResponse = await self._wrapped.RunFunction(req, context)
         return rsp
 
@@ -176,7 +198,7 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         span: trace.Span,
         outcome: str,
         duration: float,
-        rsp: fnv1.RunFunctionResponse | None,
+        rsp: fnv1.RunFunctionResponse | Wire | None,
         error: BaseException | None,
         name: str,
         namespace: str,
@@ -185,7 +207,9 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         m = self._metrics
         m.runs.labels(outcome=outcome).inc()
         m.duration.observe(duration)
-        composed = len(rsp.desired.resources) if rsp is not None else 0
+        composed = 0
+        if rsp is not None:
+            composed = rsp.composed if isinstance(rsp, Wire) else len(rsp.desired.resources)
         if rsp is not None:
             m.composed.observe(composed)
         span.set_attribute("multigres.outcome", outcome)
@@ -199,9 +223,7 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         }
         if outcome == "fatal" and rsp is not None:
             span.set_status(Status(StatusCode.ERROR, "function returned a Fatal result"))
-            fields["fatal"] = "; ".join(
-                r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL
-            )
+            fields["fatal"] = "; ".join(_fatal_messages(rsp))
         if error is not None:  # the interceptor records the exception as a span event
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
             fields["error"] = f"{type(error).__name__}: {error}"
@@ -209,6 +231,8 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         else:
             self._log.info("RunFunction", **fields)
         if self._debug and rsp is not None:
+            if isinstance(rsp, Wire):
+                rsp = rsp.message()
             self._log.debug(
                 "RunFunction details",
                 observed=sorted(req.observed.resources.keys()),

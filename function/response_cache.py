@@ -22,17 +22,22 @@ beside the tag): what this Crossplane binary supports, which no answer reads.
 
 - An empty tag, or one that is not 64 hex digits (not a Crossplane sha256), is not
   trusted as a content hash: the call is answered without the cache.
+- A response is kept as its wire bytes (``Wire``), and the v1 service sends them as they
+  are (server.py): a hit costs no protobuf work at all, neither a parse nor the
+  serialization a message would need (on the reference XR that serialization was most
+  of what a steady call cost above the no-op floor, bench/).
 - Two tiers, both bounded by bytes (``FUNCTION_MULTIGRES_RESPONSE_CACHE_MIB``, default
-  16; 0 disables). The hot tier (an eighth) keeps the response objects of the latest
-  misses, counted at 6x their wire size (what a upb message costs in memory); a hit
-  returns the object itself. What falls out of it is kept zlib-compressed (Kubernetes
-  manifests shrink about 5-10x) in the cold tier; a hit there costs a decompress and a
-  parse. A thousand mixed XRs (bench/) take about 8 MiB there.
+  32; 0 disables). The hot tier (an eighth) keeps the latest responses' bytes as they
+  are. What falls out of it is kept zlib-compressed in the cold tier; a hit there costs
+  a decompress. Measured on bench/'s fleet of a thousand mixed XRs: 116 KB a response
+  on average, 4.5x smaller at zlib level 6 (3.8x at level 1), so about 26 MiB for all
+  of them. At the former default of 16 MiB half of them fitted and the fleet cost 4.6x
+  the CPU of one XR per call; at 32 MiB 1.2x, for a peak RSS 12 MiB higher.
 - A response is stored the second time its request is seen: a one-off request (an
   observed state that has already moved on) then costs nothing to keep or measure.
 - At most ``PER_XR`` entries per XR (name and namespace): once an XR's observed state has
   moved on, its older requests will not come back, so they should not push other XRs out.
-- Responses are never changed after they are stored; the gRPC layer only serializes them.
+- Stored bytes are never changed; the v1beta1 service and ``serve`` parse them again.
 
 Crossplane has a response cache of its own (alpha, ``--enable-function-response-cache``,
 ``internal/xfn/cached``): it sits above the fetching runner, keyed by the tag alone, and
@@ -56,10 +61,12 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from opentelemetry import trace
 
 ENV_BUDGET = "FUNCTION_MULTIGRES_RESPONSE_CACHE_MIB"
-DEFAULT_BUDGET_MIB = 16.0
+DEFAULT_BUDGET_MIB = 32.0
 HOT_FRACTION = 0.125
-#: Memory a response object takes per byte of its wire size (measured: 4-6x).
-HOT_COST_FACTOR = 6
+#: zlib level of the cold tier: paid once per kept response, on its way out of the hot tier.
+COLD_LEVEL = 6
+#: What an entry costs beyond its bytes (key, bookkeeping), counted against the budget.
+ENTRY_OVERHEAD = 512
 PER_XR = 4
 #: Bytes of keys remembered as seen once (a key is 64 bytes, 96 with required
 #: resources): ten thousand requests.
@@ -67,6 +74,29 @@ SEEN_BUDGET = 2**20
 _TAG = re.compile(r"[0-9a-f]{64}")
 
 Runner = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """A response as its wire bytes, with what the per-call log line reads from it."""
+
+    data: bytes
+    composed: int  # len(desired.resources)
+    fatal: tuple[str, ...]  # the messages of its Fatal results
+
+    @classmethod
+    def of(cls, rsp: fnv1.RunFunctionResponse) -> Wire:
+        fatal = tuple(r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL)
+        # deterministic: a kept answer's bytes are the same for the same content
+        return cls(rsp.SerializeToString(deterministic=True), len(rsp.desired.resources), fatal)
+
+    def message(self) -> fnv1.RunFunctionResponse:
+        return fnv1.RunFunctionResponse.FromString(self.data)
+
+
+def to_wire(rsp: fnv1.RunFunctionResponse | Wire) -> bytes:
+    """The v1 service's response serializer: kept bytes as they are, a message encoded."""
+    return rsp.data if isinstance(rsp, Wire) else rsp.SerializeToString()
 
 
 def key(req: fnv1.RunFunctionRequest) -> bytes | None:
@@ -119,15 +149,15 @@ class Stats:
 
 
 class ResponseCache:
-    """Responses by request key, in a hot tier of objects and a cold tier of zlib bytes."""
+    """Responses by request key, in a hot tier of wire bytes and a cold tier of zlib."""
 
     def __init__(self, budget_bytes: int, per_xr: int = PER_XR) -> None:
         self.budget = max(0, budget_bytes)
         self.hot_budget = int(self.budget * HOT_FRACTION)
         self.cold_budget = self.budget - self.hot_budget
         self.per_xr = max(1, per_xr)
-        self.hot: OrderedDict[bytes, tuple[fnv1.RunFunctionResponse, int]] = OrderedDict()
-        self.cold: OrderedDict[bytes, bytes] = OrderedDict()
+        self.hot: OrderedDict[bytes, Wire] = OrderedDict()
+        self.cold: OrderedDict[bytes, tuple[bytes, Wire]] = OrderedDict()  # zlib, metadata
         self.hot_used = 0
         self.cold_used = 0
         self._owner: dict[bytes, tuple[str, str]] = {}
@@ -151,25 +181,32 @@ class ResponseCache:
 
     # ------------------------------------------------------------------ the entry point
 
-    def serve(self, req: fnv1.RunFunctionRequest, run: Runner) -> fnv1.RunFunctionResponse:
-        """The response to `req`: from the cache when this exact request was answered
-        before, else from `run` (then stored)."""
+    def answer(self, req: fnv1.RunFunctionRequest, run: Runner) -> fnv1.RunFunctionResponse | Wire:
+        """The response to `req`: kept bytes when this exact request was answered
+        before, else `run`'s (then kept, the second time the request is seen)."""
         k = key(req) if self.budget else None
         span = trace.get_current_span()
         if k is None:
             self.stats.uncached += 1
             span.set_attribute("multigres.response_cache", "off")
             return run(req)
-        rsp = self.get(k)
-        if rsp is not None:
+        hit = self.get(k)
+        if hit is not None:
             span.set_attribute("multigres.response_cache", "hit")
-            return rsp
+            return hit
         span.set_attribute("multigres.response_cache", "miss")
         rsp = run(req)
         self.stats.misses += 1
-        if self._admit(k):
-            self.put(k, xr_identity(req), rsp)
-        return rsp
+        if not self._admit(k):
+            return rsp
+        wire = Wire.of(rsp)  # encoded once: kept, and sent as it is
+        self.put(k, xr_identity(req), wire)
+        return wire
+
+    def serve(self, req: fnv1.RunFunctionRequest, run: Runner) -> fnv1.RunFunctionResponse:
+        """`answer` as a message (the v1beta1 service, which converts messages)."""
+        got = self.answer(req, run)
+        return got.message() if isinstance(got, Wire) else got
 
     def _admit(self, k: bytes) -> bool:
         """Store a response the second time its request is seen. A request seen once
@@ -187,22 +224,23 @@ class ResponseCache:
 
     # ------------------------------------------------------------------ tiers
 
-    def get(self, k: bytes) -> fnv1.RunFunctionResponse | None:
+    def get(self, k: bytes) -> Wire | None:
         with self._lock:
             hot = self.hot.get(k)
             if hot is not None:
                 self.hot.move_to_end(k)
                 self.stats.hits_hot += 1
-                return hot[0]
-            blob = self.cold.get(k)
-            if blob is None:
+                return hot
+            cold = self.cold.get(k)
+            if cold is None:
                 return None
             self.cold.move_to_end(k)
             self.stats.hits_cold += 1
-        return fnv1.RunFunctionResponse.FromString(zlib.decompress(blob))
+        blob, meta = cold
+        return Wire(zlib.decompress(blob), meta.composed, meta.fatal)
 
-    def put(self, k: bytes, xr: tuple[str, str], rsp: fnv1.RunFunctionResponse) -> None:
-        cost = HOT_COST_FACTOR * rsp.ByteSize() + 512
+    def put(self, k: bytes, xr: tuple[str, str], wire: Wire) -> None:
+        cost = len(wire.data) + ENTRY_OVERHEAD
         with self._lock:
             self._forget(k)
             recent = self._by_xr.setdefault(xr, deque())
@@ -211,24 +249,24 @@ class ResponseCache:
             while len(recent) > self.per_xr:
                 self._forget(recent[0])
             if cost <= self.hot_budget:
-                self.hot[k] = (rsp, cost)
+                self.hot[k] = wire
                 self.hot_used += cost
                 while self.hot_used > self.hot_budget:
-                    old, (old_rsp, old_cost) = self.hot.popitem(last=False)
-                    self.hot_used -= old_cost
-                    self._to_cold(old, old_rsp)
+                    old, old_wire = self.hot.popitem(last=False)
+                    self.hot_used -= len(old_wire.data) + ENTRY_OVERHEAD
+                    self._to_cold(old, old_wire)
             else:
-                self._to_cold(k, rsp)
+                self._to_cold(k, wire)
 
-    def _to_cold(self, k: bytes, rsp: fnv1.RunFunctionResponse) -> None:
-        blob = zlib.compress(rsp.SerializeToString(), 1)
+    def _to_cold(self, k: bytes, wire: Wire) -> None:
+        blob = zlib.compress(wire.data, COLD_LEVEL)
         if len(blob) > self.cold_budget:
             self._drop_owner(k)
             return
-        self.cold[k] = blob
+        self.cold[k] = (blob, Wire(b"", wire.composed, wire.fatal))
         self.cold_used += len(blob)
         while self.cold_used > self.cold_budget:
-            old, old_blob = self.cold.popitem(last=False)
+            old, (old_blob, _) = self.cold.popitem(last=False)
             self.cold_used -= len(old_blob)
             self._drop_owner(old)
 
@@ -236,10 +274,10 @@ class ResponseCache:
         """Remove `k` from whichever tier holds it, and from its XR's list."""
         hot = self.hot.pop(k, None)
         if hot is not None:
-            self.hot_used -= hot[1]
-        blob = self.cold.pop(k, None)
-        if blob is not None:
-            self.cold_used -= len(blob)
+            self.hot_used -= len(hot.data) + ENTRY_OVERHEAD
+        cold = self.cold.pop(k, None)
+        if cold is not None:
+            self.cold_used -= len(cold[0])
         self._drop_owner(k)
 
     def _drop_owner(self, k: bytes) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import crossplane.function.proto.v1.run_function_pb2 as fnv1
 import crossplane.function.proto.v1.run_function_pb2_grpc as grpcv1
 import crossplane.function.proto.v1beta1.run_function_pb2_grpc as grpcv1beta1
 import grpc
@@ -28,6 +29,7 @@ from opentelemetry import trace
 
 from function.health import HealthService
 from function.instrument import InstrumentedRunner, has_fatal, tracing_interceptor, xr_identity
+from function.response_cache import to_wire
 from function.telemetry import Metrics
 
 __all__ = ["FunctionServer", "HealthService", "InstrumentedRunner", "ServerOptions", "has_fatal",
@@ -56,6 +58,24 @@ class ServerOptions:
             ("grpc.max_receive_message_length", self.max_recv_message_bytes),
             ("grpc.max_send_message_length", self.max_send_message_bytes),
         ]
+
+
+V1_SERVICE = "apiextensions.fn.proto.v1.FunctionRunnerService"
+
+
+def add_v1_runner(runner: InstrumentedRunner, server: grpc.aio.Server) -> None:
+    """The v1 FunctionRunnerService, as the generated add_..._to_server registers it, but
+    calling RunFunctionWire and serializing with `to_wire`: a kept response's bytes go out
+    as they are (response_cache.py)."""
+    handlers = {
+        "RunFunction": grpc.unary_unary_rpc_method_handler(
+            runner.RunFunctionWire,
+            request_deserializer=fnv1.RunFunctionRequest.FromString,
+            response_serializer=to_wire,
+        )
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(V1_SERVICE, handlers),))
+    server.add_registered_method_handlers(V1_SERVICE, handlers)
 
 
 class FunctionServer:
@@ -95,7 +115,7 @@ class FunctionServer:
             options=self.options.grpc_options(),
             interceptors=[tracing_interceptor(self._tracer_provider)],
         )
-        grpcv1.add_FunctionRunnerServiceServicer_to_server(self.runner, server)
+        add_v1_runner(self.runner, server)
         grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(
             runtime.BetaFunctionRunner(wrapped=self.runner), server
         )

@@ -86,3 +86,23 @@ def test_deterministic_across_processes() -> None:
         with function_process() as address:
             outs.append([call(address, r).SerializeToString(deterministic=True) for r in reqs])
     assert outs[0] == outs[1]
+
+
+def test_a_repeated_tagged_request_gets_the_kept_bytes(function_address: str) -> None:
+    """Crossplane's tag on a repeat: the second sight keeps the answer, the third is sent
+    from it as its bytes are (response_cache.Wire, server.add_v1_runner), and all three
+    are the same response. Read raw (no deserializer), as Crossplane's Go client reads
+    the wire."""
+    from bench.workload import tag
+
+    req = tag(request(xr()))
+    with grpc.insecure_channel(function_address) as ch:
+        raw = ch.unary_unary(
+            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
+            request_serializer=fnv1.RunFunctionRequest.SerializeToString,
+        )
+        got = [raw(req, timeout=30) for _ in range(3)]
+    first = fnv1.RunFunctionResponse.FromString(got[0])
+    assert got[2] == first.SerializeToString(deterministic=True)  # the kept, deterministic bytes
+    assert all(fnv1.RunFunctionResponse.FromString(b) == first for b in got)
+    assert len(first.desired.resources) == len(desired_objects(xr()))

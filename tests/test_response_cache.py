@@ -226,8 +226,12 @@ def test_cache_on_equals_cache_off(seq: list[int], budget: int, per_xr: int) -> 
     for n in seq:
         i = n % len(requests)
         req = fnv1.RunFunctionRequest.FromString(requests[i])  # a fresh message, as gRPC makes
-        rsp = cache_.serve(req, runner)
-        assert rsp.SerializeToString(deterministic=True) == uncached_response(i)
+        got = cache_.answer(req, runner)
+        if isinstance(got, rc.Wire):  # the bytes the v1 service sends as they are
+            assert got.data == uncached_response(i)
+            assert got.message().SerializeToString(deterministic=True) == got.data
+        else:
+            assert got.SerializeToString(deterministic=True) == uncached_response(i)
         k = rc.key(req)
         if k is not None and budget:
             # Never a response for a different request: a key always stands for one content.
@@ -240,20 +244,21 @@ def test_cache_on_equals_cache_off(seq: list[int], budget: int, per_xr: int) -> 
 def test_repeat_is_served_from_the_hot_tier_then_the_cold_one() -> None:
     reqs = [fnv1.RunFunctionRequest.FromString(b) for b in pool()]
     a, b = reqs[1], reqs[6]  # two different tagged requests
-    one = rc.HOT_COST_FACTOR * run(a).ByteSize() + 512
+    one = len(rc.Wire.of(run(a)).data) + rc.ENTRY_OVERHEAD
     c = rc.ResponseCache(int(one * 1.5 / rc.HOT_FRACTION))  # the hot tier holds one
-    c.serve(a, run)  # seen once: not kept
+    assert not isinstance(c.answer(a, run), rc.Wire)  # seen once: not kept
     assert len(c) == 0
-    first = c.serve(a, run)  # seen twice: kept
-    assert c.serve(a, run) is first and c.stats.hits_hot == 1
-    c.serve(b, run)
-    c.serve(b, run)  # pushes a into the cold tier, compressed
-    assert rc.key(a) in c.cold and 0 < c.cold_used < first.ByteSize()
-    again = c.serve(a, run)
+    first = c.answer(a, run)  # seen twice: kept, and sent as the kept bytes
+    assert isinstance(first, rc.Wire) and c.stats.hits_hot == 0
+    assert c.answer(a, run) is first and c.stats.hits_hot == 1
+    c.answer(b, run)
+    c.answer(b, run)  # pushes a into the cold tier, compressed
+    assert rc.key(a) in c.cold and 0 < c.cold_used < len(first.data)
+    again = c.answer(a, run)
     assert c.stats.hits_cold == 1 and again is not first
-    assert again.SerializeToString(deterministic=True) == first.SerializeToString(
-        deterministic=True
-    )
+    assert isinstance(again, rc.Wire) and again.data == first.data
+    assert (again.composed, again.fatal) == (first.composed, first.fatal)
+    assert c.serve(a, run).SerializeToString(deterministic=True) == first.data
 
 
 def test_off_without_a_crossplane_tag_or_a_budget() -> None:
@@ -293,8 +298,12 @@ def test_the_servicer_answers_through_the_cache() -> None:
     fn.RESPONSES.clear()
     before = fn.RESPONSES.stats.hits_hot
     runner = fn.FunctionRunner()
-    asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
-    first = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
-    second = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
+    asyncio.run(runner.RunFunctionWire(req, None))  # type: ignore[arg-type]
+    first = asyncio.run(runner.RunFunctionWire(req, None))  # type: ignore[arg-type]
+    second = asyncio.run(runner.RunFunctionWire(req, None))  # type: ignore[arg-type]
+    assert isinstance(first, rc.Wire)
     assert second is first and fn.RESPONSES.stats.hits_hot == before + 1
+    # The v1beta1 path (and RunFunction) gets the same answer as a message.
+    again = asyncio.run(runner.RunFunction(req, None))  # type: ignore[arg-type]
+    assert again.SerializeToString(deterministic=True) == first.data
     fn.RESPONSES.clear()

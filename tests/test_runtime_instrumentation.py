@@ -28,6 +28,7 @@ from prometheus_client import exposition
 
 from function import fn, telemetry
 from function import server as fnserver
+from function.response_cache import Wire
 from tests.runtime_helpers import V1_SPAN, StubRunner, make_request, metric_value
 
 _EXPORTER = InMemorySpanExporter()
@@ -249,7 +250,8 @@ class _Context:
 
 
 class CountingRunner(fn.FunctionRunner):
-    """The real runner, counting the calls that reach it."""
+    """The real runner, counting the calls that reach it (the v1 service calls
+    RunFunctionWire, v1beta1 and InstrumentedRunner.RunFunction call RunFunction)."""
 
     calls = 0
 
@@ -258,6 +260,12 @@ class CountingRunner(fn.FunctionRunner):
     ) -> fnv1.RunFunctionResponse:
         self.calls += 1
         return await super().RunFunction(req, context)
+
+    async def RunFunctionWire(
+        self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext
+    ) -> fnv1.RunFunctionResponse | Wire:
+        self.calls += 1
+        return await super().RunFunctionWire(req, context)
 
 
 def test_expired_deadline_is_refused_without_work() -> None:
