@@ -117,7 +117,7 @@ e2e-pending: e2e-install $(CROSSPLANE) xpkg ## the e2e scenarios that fail today
 bench: venv $(PYTHONIC) ## full benchmark -> bench/results/full.json
 	$(PY) bench/run.py --mode full
 
-bench-quick: venv $(PYTHONIC) ## quick benchmark (5-7 min on 2 shared cores, docs/benchmarks.md) -> bench/results/quick.json
+bench-quick: venv $(PYTHONIC) ## quick benchmark (about 4 min on 2 quiet cores, docs/benchmarks.md) -> bench/results/quick.json
 	$(PY) bench/run.py --mode quick
 
 peer: ## build the optional peer function-go-templating from the Go module proxy, if it serves it

@@ -32,7 +32,7 @@ beside the tag): what this Crossplane binary supports, which no answer reads.
   a decompress. Measured on bench/'s fleet of a thousand mixed XRs: 116 KB a response
   on average, 4.5x smaller at zlib level 6 (3.8x at level 1), so about 26 MiB for all
   of them. At the former default of 16 MiB half of them fitted and the fleet cost 4.6x
-  the CPU of one XR per call; at 32 MiB 1.2x, for a peak RSS 12 MiB higher.
+  the CPU of one XR per call; at 32 MiB 1.1x, for a peak RSS 8 MiB higher (126.6 MiB).
 - A response is stored the second time its request is seen: a one-off request (an
   observed state that has already moved on) then costs nothing to keep or measure.
 - At most ``PER_XR`` entries per XR (name and namespace): once an XR's observed state has
