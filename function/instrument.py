@@ -141,8 +141,7 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
     ) -> fnv1.RunFunctionResponse:
         """Run the wrapped function, timing and counting the call and annotating its span."""
         got = await self.RunFunctionWire(req, context, wire=False)
-        assert not isinstance(got, Wire)
-        return got
+        return got.message() if isinstance(got, Wire) else got
 
     async def RunFunctionWire(
         self, req: fnv1.RunFunctionRequest, context: grpc.aio.ServicerContext, wire: bool = True
@@ -210,7 +209,6 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
         composed = 0
         if rsp is not None:
             composed = rsp.composed if isinstance(rsp, Wire) else len(rsp.desired.resources)
-        if rsp is not None:
             m.composed.observe(composed)
         span.set_attribute("multigres.outcome", outcome)
         fields: dict[str, Any] = {
