@@ -72,13 +72,13 @@ MODES: dict[str, dict[str, Any]] = {
         "sizes": ["small", "reference", "large"],
         "concurrency": [1, 8],
         "duration": 0.6,
-        "min_requests": 25,
+        "min_requests": 20,
         "max_requests": 5000,
-        "warmup": 12,
+        "warmup": 8,
         "rounds": 1,
         "sweep_cells": [1, 3, 10, 20],  # 50 cells in full: 7 s of the 4 min quick has
         "sweep_duration": 0.2,
-        "scaling_cells": [1, 2, 5, 10, 20, 50],
+        "scaling_cells": [1, 2, 5, 10, 20],
         "distinct_xrs": 50,  # 200 in full
         "fleet_xrs": 1000,
         "peer_min_requests": 3,
