@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.trace import Status, StatusCode
 
-from function.response_cache import Wire
+from function.response_cache import Wire, fatal_messages
 from function.telemetry import Metrics
 
 #: The methods whose calls get a span: v1 and v1beta1 FunctionRunnerService, not health
@@ -74,17 +74,13 @@ def xr_identity(req: fnv1.RunFunctionRequest) -> tuple[str, str, int | None]:
     )
 
 
+def _fatal_messages(rsp: fnv1.RunFunctionResponse | Wire) -> tuple[str, ...]:
+    return rsp.fatal if isinstance(rsp, Wire) else fatal_messages(rsp)
+
+
 def has_fatal(rsp: fnv1.RunFunctionResponse | Wire) -> bool:
     """Report whether the response aborts the pipeline (a Fatal result)."""
-    if isinstance(rsp, Wire):
-        return bool(rsp.fatal)
-    return any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results)
-
-
-def _fatal_messages(rsp: fnv1.RunFunctionResponse | Wire) -> tuple[str, ...]:
-    if isinstance(rsp, Wire):
-        return rsp.fatal
-    return tuple(r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL)
+    return bool(_fatal_messages(rsp))
 
 
 class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -103,6 +99,8 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
     ) -> None:
         """Wrap ``wrapped``; ``debug`` adds per-call details to the debug log."""
         self._wrapped = wrapped
+        #: The wrapped runner's wire entry point, if it has one (looked up once, not per call).
+        self._by_wire = getattr(wrapped, "RunFunctionWire", None)
         self._metrics = metrics
         self._debug = debug
         self._log = fnlogging.get_logger()
@@ -185,9 +183,8 @@ class InstrumentedRunner(grpcv1.FunctionRunnerServiceServicer):
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "deadline exceeded before the function started",
             )
-        by_wire = getattr(self._wrapped, "RunFunctionWire", None) if wire else None
-        if by_wire is not None:
-            got: fnv1.RunFunctionResponse | Wire = await by_wire(req, context)
+        if wire and self._by_wire is not None:
+            got: fnv1.RunFunctionResponse | Wire = await self._by_wire(req, context)
             return got
         rsp: fnv1.RunFunctionResponse = await self._wrapped.RunFunction(req, context)
         return rsp

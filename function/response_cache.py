@@ -76,6 +76,11 @@ _TAG = re.compile(r"[0-9a-f]{64}")
 Runner = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
 
 
+def fatal_messages(rsp: fnv1.RunFunctionResponse) -> tuple[str, ...]:
+    """The messages of a response's Fatal results (empty: it does not abort the pipeline)."""
+    return tuple(r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL)
+
+
 @dataclass(frozen=True, slots=True)
 class Wire:
     """A response as its wire bytes, with what the per-call log line reads from it."""
@@ -86,9 +91,14 @@ class Wire:
 
     @classmethod
     def of(cls, rsp: fnv1.RunFunctionResponse) -> Wire:
-        fatal = tuple(r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL)
         # deterministic: a kept answer's bytes are the same for the same content
-        return cls(rsp.SerializeToString(deterministic=True), len(rsp.desired.resources), fatal)
+        data = rsp.SerializeToString(deterministic=True)
+        return cls(data, len(rsp.desired.resources), fatal_messages(rsp))
+
+    @property
+    def cost(self) -> int:
+        """What it counts against the hot tier's budget."""
+        return len(self.data) + ENTRY_OVERHEAD
 
     def message(self) -> fnv1.RunFunctionResponse:
         return fnv1.RunFunctionResponse.FromString(self.data)
@@ -240,7 +250,7 @@ class ResponseCache:
         return Wire(zlib.decompress(blob), meta.composed, meta.fatal)
 
     def put(self, k: bytes, xr: tuple[str, str], wire: Wire) -> None:
-        cost = len(wire.data) + ENTRY_OVERHEAD
+        cost = wire.cost
         with self._lock:
             self._forget(k)
             recent = self._by_xr.setdefault(xr, deque())
@@ -253,7 +263,7 @@ class ResponseCache:
                 self.hot_used += cost
                 while self.hot_used > self.hot_budget:
                     old, old_wire = self.hot.popitem(last=False)
-                    self.hot_used -= len(old_wire.data) + ENTRY_OVERHEAD
+                    self.hot_used -= old_wire.cost
                     self._to_cold(old, old_wire)
             else:
                 self._to_cold(k, wire)
@@ -274,7 +284,7 @@ class ResponseCache:
         """Remove `k` from whichever tier holds it, and from its XR's list."""
         hot = self.hot.pop(k, None)
         if hot is not None:
-            self.hot_used -= len(hot.data) + ENTRY_OVERHEAD
+            self.hot_used -= hot.cost
         cold = self.cold.pop(k, None)
         if cold is not None:
             self.cold_used -= len(cold[0])

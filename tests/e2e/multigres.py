@@ -23,13 +23,15 @@ from tests.e2e.kube import Kube
 from tests.e2e.render import ROOT, composed
 
 CLIENT = "e2e-psql"
+#: The examples' password Secret (what `Demo` applies, and xr.py with the XR).
+SECRET = ROOT / "examples" / "required" / "demo-pg.yaml"
 WRITER_LOG = "/tmp/acked"
 
 
 class Demo:
     def __init__(self, kube: Kube, example: Path, name: str = "demo", ns: str = "default") -> None:
         self.kube, self.example, self.name, self.ns = kube, example, name, ns
-        secret = yaml.safe_load((ROOT / "examples" / "required" / "demo-pg.yaml").read_text())
+        secret = yaml.safe_load(SECRET.read_text())
         self.secret = secret
         self.password = base64.b64decode(secret["data"]["password"]).decode()
         self.gateway = f"{name}-multigateway.{ns}.svc"

@@ -23,10 +23,9 @@ import yaml
 
 from tests.e2e.crossplane import CONFIGURATION, FUNCTION, XRD, Crossplane
 from tests.e2e.kube import Kube
-from tests.e2e.multigres import Demo
+from tests.e2e.multigres import SECRET, Demo
 from tests.e2e.render import ROOT, composed
 
-SECRET = ROOT / "examples" / "required" / "demo-pg.yaml"
 PACKAGES = [
     ROOT / "_out" / "function-multigres.xpkg",
     ROOT / "_out" / "configuration-multigres.xpkg",
