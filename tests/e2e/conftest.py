@@ -27,6 +27,30 @@ from tests.e2e.crossplane import Crossplane
 from tests.e2e.kube import Kube
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+_config: pytest.Config | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _config
+    _config = config
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A failing scenario's report as soon as it fails, not only in pytest's summary at
+    the end of the session: a run stopped before its end (CI's time limit, a machine's
+    session ending) still shows why, with the logs the scenario printed."""
+    if not report.failed or _config is None:
+        return
+    tr = _config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None:
+        return
+    tr.write_line("")
+    tr.write_sep("!", f"{report.nodeid} failed ({report.when}), at once")
+    tr.write_line(report.longreprtext)
+    for name, text in report.sections:
+        tr.write_sep("-", name)
+        tr.write_line(text)
+    tr.write_sep("!", f"end of {report.nodeid}")
 
 
 @pytest.fixture(scope="session")
