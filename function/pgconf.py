@@ -16,6 +16,7 @@ import difflib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from function.api_parts import Resources
 from function.api_pg import MAX_PARAMETERS, MAX_VALUE_LENGTH
@@ -100,9 +101,13 @@ def cross_error(pg: PgConfig, own: Mapping[str, str]) -> SpecError | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PgConfig:
-    """The effective parameters (sized and user-set) and how they reach Postgres."""
+    """The effective parameters (sized and user-set) and how they reach Postgres.
+
+    The derived views are cached on the instance (no slots, so cached_property can): the
+    builders read restart_hash once per pooler object, 60-odd times per call at 20 cells.
+    """
 
     parameters: dict[str, str]
     user: frozenset[str]
@@ -111,23 +116,25 @@ class PgConfig:
     def _params(self) -> dict[str, Param]:
         return {n: table()[n] for n in self.parameters}
 
-    @property
+    @cached_property
     def restart(self) -> dict[str, str]:
         """postmaster parameters: a new value needs a Postgres restart."""
-        return {n: v for n, v in self.parameters.items() if self._params()[n].needs_restart}
+        params = self._params()
+        return {n: v for n, v in self.parameters.items() if params[n].needs_restart}
 
-    @property
+    @cached_property
     def reload(self) -> dict[str, str]:
         """Every other parameter: a reload (SIGHUP) applies it to new sessions."""
-        return {n: v for n, v in self.parameters.items() if not self._params()[n].needs_restart}
+        params = self._params()
+        return {n: v for n, v in self.parameters.items() if not params[n].needs_restart}
 
-    @property
+    @cached_property
     def restart_hash(self) -> str:
         """Hash of only the restart parameters: the pod template carries it, so a change
         to a reloadable parameter never restarts a pod."""
         return digest(self.restart)
 
-    @property
+    @cached_property
     def reload_hash(self) -> str:
         return digest(self.reload)
 
