@@ -164,6 +164,17 @@ class Demo:
     def dsn(self) -> str:
         return f"host={self.gateway} port=5432 user=postgres dbname=postgres sslmode=disable"
 
+    def must_sql(self, query: str, timeout: float = 30) -> str:
+        """sql() for a statement that must succeed now (not one polled until it does): a
+        failure or a hang fails the scenario with what each instance says of itself and
+        the logs of every pod of the cluster, not only psql's error."""
+        try:
+            return self.sql(query, timeout=timeout)
+        except ClusterError as e:
+            raise AssertionError(
+                f"{e}\n{self.shard_state()}\n{self.kube.describe_failure(self.ns, self.selector())}"
+            ) from None
+
     def sql(self, query: str, check: bool = True, timeout: float = 30) -> str:
         return self.kube.exec(
             self.ns,
@@ -203,7 +214,7 @@ class Demo:
                 continue
         return found[0] if len(found) == 1 else None
 
-    def shard_state(self, table: str) -> str:
+    def shard_state(self, table: str = "pg_class") -> str:
         """What each instance says of itself, then multiorch's and the gateways' last log
         lines: the first things to read when SQL through the gateway fails while every pod
         is Ready (a failure message's head is what a CI excerpt keeps)."""

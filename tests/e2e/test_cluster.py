@@ -74,17 +74,17 @@ def demo(
     )
     results["apply_to_first_write_s"] = round(time.monotonic() - t0, 1)
     results["multigres_commit"] = MULTIGRES_COMMIT
-    results["postgres_version"] = d.sql("show server_version").strip()
+    results["postgres_version"] = d.must_sql("show server_version").strip()
     yield d
     clear(kube, d)
 
 
 def test_sql_through_the_gateway(demo: Demo) -> None:
-    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
-    demo.sql(
+    demo.must_sql("create table if not exists e2e_smoke (k text primary key, v int)")
+    demo.must_sql(
         "insert into e2e_smoke values ('a', 1), ('b', 2) on conflict (k) do update set v = excluded.v"
     )
-    assert demo.sql("select k, v from e2e_smoke order by k") == "a|1\nb|2\n"
+    assert demo.must_sql("select k, v from e2e_smoke order by k") == "a|1\nb|2\n"
     primary = demo.primary()
     assert primary, "no single primary among the Postgres instances"
     standbys = [p for p in demo.poolers() if p != primary]
@@ -149,7 +149,7 @@ def failover(demo: Demo, results: dict[str, Any], key: str, kill: str) -> None:
     time.sleep(5)  # writes after the rejoin
     demo.stop_writer()
     acked = demo.acked()
-    present = {int(x) for x in demo.sql(f"select id from {TABLE}").split()}
+    present = {int(x) for x in demo.must_sql(f"select id from {TABLE}").split()}
     lost = sorted(i for i, _ in acked if i not in present)
     gap = max_gap(acked, killed_at)
     results[f"{key}_gap_s"] = round(gap, 1)
@@ -158,7 +158,7 @@ def failover(demo: Demo, results: dict[str, Any], key: str, kill: str) -> None:
     results.setdefault("lost_writes", 0)
     results["lost_writes"] += len(lost)
     assert not lost, f"{len(lost)} acknowledged writes are missing: {lost[:20]}"
-    demo.sql(f"truncate {TABLE}")
+    demo.must_sql(f"truncate {TABLE}")
 
 
 def test_failover_pod_deleted(demo: Demo, results: dict[str, Any]) -> None:
@@ -204,21 +204,21 @@ def test_rolling_update_loses_no_write(demo: Demo, results: dict[str, Any], tmp_
     time.sleep(5)  # writes after the last pod came back
     demo.stop_writer()
     acked = demo.acked()
-    present = {int(x) for x in demo.sql(f"select id from {TABLE}").split()}
+    present = {int(x) for x in demo.must_sql(f"select id from {TABLE}").split()}
     lost = sorted(i for i, _ in acked if i not in present)
     results["rollout_failovers"] = max(len(primaries) - 1, 0)
     results["rollout_lost_writes"] = len(lost)
     results["rollout_acknowledged_writes"] = len(acked)
     results["rollout_max_gap_s"] = round(max_gap(acked, 0), 1)
     assert not lost, f"{len(lost)} acknowledged writes lost in the rollout: {lost[:20]}"
-    demo.sql(f"truncate {TABLE}")
+    demo.must_sql(f"truncate {TABLE}")
 
 
 def test_scale_gateways(demo: Demo, tmp_path: Path) -> None:
     demo.wait_rolled(demo.apply(variant(tmp_path, **ROLLOUT, multigateway={"replicas": 3})))
     demo.kube.wait_pods_ready(demo.ns, demo.selector("multigateway"), 3, 120)
     for _ in range(6):  # new connections spread over the gateways: each must serve
-        assert demo.sql("select 1").strip() == "1"
+        assert demo.must_sql("select 1").strip() == "1"
 
 
 def test_standby_backup_through_multiadmin(demo: Demo, results: dict[str, Any]) -> None:
@@ -245,8 +245,8 @@ def test_add_a_cell(demo: Demo, tmp_path: Path, results: dict[str, Any]) -> None
     demo.kube.wait_pods_ready(demo.ns, sel, 3, 300)
     # zone1's multiorch rolls too (its failover grace jitter depends on the cell count).
     demo.wait_rolled(objs)
-    demo.sql("create table if not exists e2e_smoke (k text primary key, v int)")
-    demo.sql("insert into e2e_smoke values ('c', 3) on conflict (k) do nothing")
+    demo.must_sql("create table if not exists e2e_smoke (k text primary key, v int)")
+    demo.must_sql("insert into e2e_smoke values ('c', 3) on conflict (k) do nothing")
     pod = f"{demo.name}-zone2-pooler-0"
 
     def has_row() -> bool:

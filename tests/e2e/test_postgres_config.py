@@ -140,7 +140,7 @@ def test_restart_parameter_rolls_the_poolers_and_loses_no_write(
 ) -> None:
     sts = f"{demo.name}-zone1-pooler"
     uids = {p: uid for p, (uid, _) in pod_states(demo).items() if p.startswith(sts)}
-    demo.sql(f"truncate {TABLE}")
+    demo.must_sql(f"truncate {TABLE}")
     demo.start_writer(TABLE, seconds=600)
     try:
         demo.kube.wait_for(
@@ -171,7 +171,7 @@ def test_restart_parameter_rolls_the_poolers_and_loses_no_write(
     time.sleep(5)  # writes after the last pod came back
     demo.stop_writer()
     acked = demo.acked()
-    present = {int(x) for x in demo.sql(f"select id from {TABLE}").split()}
+    present = {int(x) for x in demo.must_sql(f"select id from {TABLE}").split()}
     lost = sorted(i for i, _ in acked if i not in present)
     results["pgconf_restart_acknowledged_writes"] = len(acked)
     results["pgconf_restart_lost_writes"] = len(lost)
