@@ -11,7 +11,10 @@ Both are pure functions of their key, so a hit returns what a miss would compute
 keys mean equal content (marshal and protobuf serialization are both lossless). Values
 are shared and must never be changed by callers (the safety guard copies on write).
 Each is bounded by a byte budget (FUNCTION_MULTIGRES_OBSERVED_MEMO_MIB and
-FUNCTION_MULTIGRES_ENCODE_MEMO_MIB, default 1 each; 0 disables).
+FUNCTION_MULTIGRES_ENCODE_MEMO_MIB, default 4 each; 0 disables). A call walks every
+object in the same order, so a memo smaller than one XR's objects is a cyclic LRU that
+never hits: at 20 cells an XR's 197 objects cost about 2 MiB in each (at the former 1 MiB
+a cold 20-cell call converted and encoded everything again; bench/, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def _budget(env: str, default_mib: float) -> int:
     return int(float(os.environ.get(env, str(default_mib))) * 2**20)
 
 
-VIEWS: LRU[dict[str, Any]] = LRU(_budget("FUNCTION_MULTIGRES_OBSERVED_MEMO_MIB", 1))
-BLOBS: LRU[bytes] = LRU(_budget("FUNCTION_MULTIGRES_ENCODE_MEMO_MIB", 1))
+DEFAULT_MIB = 4.0
+VIEWS: LRU[dict[str, Any]] = LRU(_budget("FUNCTION_MULTIGRES_OBSERVED_MEMO_MIB", DEFAULT_MIB))
+BLOBS: LRU[bytes] = LRU(_budget("FUNCTION_MULTIGRES_ENCODE_MEMO_MIB", DEFAULT_MIB))
 
 
 def view(s: struct_pb2.Struct, convert: Callable[[struct_pb2.Struct], dict[str, Any]]) -> Any:
