@@ -18,7 +18,8 @@ their ratios stay meaningful on a shared machine:
   the targets taking turns.
 
 Each target runs until it has had `duration` seconds and `min_requests` calls, or
-`max_requests` calls. Its requests come from one of:
+`max_requests` calls, after `warmup` requests sent `warmup_repeat` times each in a
+row. Its requests come from one of:
 
 - {"kind": "request", "files": [...]}: serialized, tagged requests sent round robin;
 - {"kind": "bundle", "file": ...}: many requests in one file (4-byte length + bytes each);
@@ -110,6 +111,7 @@ class Target:
         self.min_requests: int = t.get("min_requests", defaults["min_requests"])
         self.max_requests: int = t.get("max_requests", defaults["max_requests"])
         self.warmup: int = t.get("warmup", defaults["warmup"])
+        self.warmup_repeat: int = t.get("warmup_repeat", 1)  # each warm-up request, in a row
         pl = t["payload"]
         self.fresh: Fresh | None = None
         if pl["kind"] == "template":
@@ -177,7 +179,9 @@ async def drive(spec: dict[str, Any]) -> dict[str, object]:
         }
         for t in targets:  # bytes in, bytes out
             for _ in range(t.warmup):
-                t.sizes.add(len(await calls[t.name](t.body(), timeout=120)))
+                body = t.body()
+                for _ in range(t.warmup_repeat):
+                    t.sizes.add(len(await calls[t.name](body, timeout=120)))
         if c == 1:
             while True:
                 live = [t for t in targets if not t.done()]

@@ -61,6 +61,7 @@ def drive_many(
                 "min_requests": cfg["min_requests"],
                 "max_requests": cfg["max_requests"],
                 "warmup": cfg["warmup"],
+                "warmup_repeat": cfg.get("warmup_repeat", 1),
             }
             for srv, payload, seconds, cfg in runs
         ],
@@ -97,7 +98,7 @@ def _budget(
     if fn in servers.PEERS:
         least = cfg["peer_min_requests"] + (0 if size == "large" else 2)
         sub = {**cfg, "min_requests": least * (2 if c > 1 else 1)}
-        sub["warmup"] = 2
+        sub["warmup"] = 1  # opens the client's channel; a peer keeps nothing between calls
         return cfg["peer_duration"], sub
     return cfg["duration"], cfg
 
