@@ -235,9 +235,10 @@ def test_function_runs_as_a_deployment_with_its_own_mtls(
     def serving() -> list[dict[str, Any]]:
         # kubectl picks one pod of the Deployment; once (int12, load 7) it had printed
         # nothing yet, so the line is waited for (bounded), and its content asserted.
-        logs[0] = kube.kubectl(
-            "logs", "-n", NS, f"deploy/{dep['metadata']['name']}", "--tail=200", check=False
-        )
+        # The whole log: the line is the first, and test_cluster.py's XR, composed by
+        # this same function, has put hundreds of RunFunction lines after it (a CI run
+        # with a bootstrap retry in that file: more than 200, and `--tail=200` missed it).
+        logs[0] = kube.kubectl("logs", "-n", NS, f"deploy/{dep['metadata']['name']}", check=False)
         return [json.loads(line) for line in logs[0].splitlines() if '"serving"' in line]
 
     try:
