@@ -171,9 +171,12 @@ class Demo:
         try:
             return self.sql(query, timeout=timeout)
         except ClusterError as e:
-            raise AssertionError(
-                f"{e}\n{self.shard_state()}\n{self.kube.describe_failure(self.ns, self.selector())}"
-            ) from None
+            raise AssertionError(f"{e}\n{self.explain()}") from None
+
+    def explain(self, table: str | None = None) -> str:
+        """shard_state(), then the phases, states, events and logs of every pod of the
+        cluster: what a failed statement through the gateway is reported with."""
+        return f"{self.shard_state(table)}\n{self.kube.describe_failure(self.ns, self.selector())}"
 
     def sql(self, query: str, check: bool = True, timeout: float = 30) -> str:
         return self.kube.exec(
@@ -214,15 +217,20 @@ class Demo:
                 continue
         return found[0] if len(found) == 1 else None
 
-    def shard_state(self, table: str = "pg_class") -> str:
-        """What each instance says of itself, then multiorch's and the gateways' last log
-        lines: the first things to read when SQL through the gateway fails while every pod
-        is Ready (a failure message's head is what a CI excerpt keeps)."""
+    def shard_state(self, table: str | None = None) -> str:
+        """What each instance says of itself (and whether `table` exists there), then
+        multiorch's and the gateways' last log lines: the first things to read when SQL
+        through the gateway fails while every pod is Ready (a failure message's head is what
+        a CI excerpt keeps)."""
         query = (
             "select pg_is_in_recovery(), (select count(*) from pg_stat_replication"
-            f" where state = 'streaming'), to_regclass('{table}') is not null"
+            " where state = 'streaming')"
         )
-        out = [f"=== each instance: in recovery | standbys streaming | {table} exists"]
+        head = "=== each instance: in recovery | standbys streaming"
+        if table is not None:
+            query += f", to_regclass('{table}') is not null"
+            head += f" | {table} exists"
+        out = [head]
         for pod in self.poolers():
             try:
                 out.append(f"  {pod}: {self.local_sql(pod, query).strip()}")

@@ -451,9 +451,7 @@ def test_recreated_xr_reuses_the_data(
             240,
         )
     except AssertionError as e:
-        raise AssertionError(
-            f"{e}\n{demo.shard_state('xp_kept')}\n{kube.describe_failure(XR_NS, demo.selector())}"
-        ) from None
+        raise AssertionError(f"{e}\n{demo.explain('xp_kept')}") from None
     results["recreate_rows_kept"] = True
     # How often the gateways' liveness probe ("a primary it routes to") restarted one:
     # > 0 when a gateway found a pooler's old address (docs/operations.md#failover-timing).
